@@ -1,0 +1,172 @@
+import type { ColumnType, Generated } from "kysely";
+import { Kysely, MysqlDialect } from "kysely";
+import { createPool } from "mysql2";
+import type { ProductStatus } from "../domain/product-status.ts";
+
+/** Written as a Date, read back as a Date (mysql2 with `timezone: "Z"`: every timestamp is UTC). */
+type Timestamp = ColumnType<Date, Date, Date>;
+/** JSON travels as text on the way in; MySQL hands back parsed values, MariaDB text (see `readJson`). */
+type JsonColumn = ColumnType<unknown, string | null, string | null>;
+
+export interface ProductsTable {
+  id: string;
+  sku: string;
+  title: string;
+  category: string;
+  /** DECIMAL columns stay strings end to end. */
+  mrp: string;
+  price: string;
+  discount: string;
+  gst: string;
+  status: ProductStatus;
+  status_reason: string | null;
+  last_sequence: Generated<number>;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ProductUploadsTable {
+  id: string;
+  product_id: string;
+  object_key: string;
+  content_type: string;
+  max_bytes: number;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+}
+
+export type OriginalStatus = "processing" | "succeeded" | "failed";
+
+export interface ProductOriginalsTable {
+  id: Generated<number>;
+  product_id: string;
+  upload_id: string;
+  sequence: number;
+  bucket: string;
+  object_key: string;
+  etag: string;
+  bytes: number;
+  status: OriginalStatus;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ProductImagesTable {
+  id: Generated<number>;
+  product_id: string;
+  sequence: number;
+  variant: string;
+  object_key: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+  created_at: Timestamp;
+}
+
+export interface EnhancementHistoryTable {
+  id: Generated<number>;
+  product_id: string;
+  sequence: number | null;
+  event: string;
+  from_status: string | null;
+  to_status: string | null;
+  mode: string | null;
+  variant: string | null;
+  source_key: string | null;
+  source_url: string | null;
+  output_key: string | null;
+  output_url: string | null;
+  source_bytes: number | null;
+  output_bytes: number | null;
+  source_width: number | null;
+  source_height: number | null;
+  output_width: number | null;
+  output_height: number | null;
+  quality_metadata: JsonColumn;
+  size_metadata: JsonColumn;
+  processing_ms: number | null;
+  status: string;
+  model_version: string | null;
+  external_response_id: string | null;
+  error: string | null;
+  created_at: Timestamp;
+}
+
+export interface SchemaMigrationsTable {
+  version: string;
+  checksum: string;
+  applied_at: Timestamp;
+}
+
+export interface Database {
+  products: ProductsTable;
+  product_uploads: ProductUploadsTable;
+  product_originals: ProductOriginalsTable;
+  product_images: ProductImagesTable;
+  enhancement_history: EnhancementHistoryTable;
+  schema_migrations: SchemaMigrationsTable;
+}
+
+export type Db = Kysely<Database>;
+
+/** JSON columns come back parsed from MySQL 8 and as text from MariaDB (where JSON is LONGTEXT). */
+export const readJson = (value: unknown): unknown => (typeof value === "string" ? JSON.parse(value) : value);
+
+const MYSQL_DUPLICATE_ENTRY = 1062;
+
+export const isDuplicateKeyError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "errno" in error && error.errno === MYSQL_DUPLICATE_ENTRY;
+
+export interface MysqlOptions {
+  /** Pool size; one Lambda handles one event at a time, the local stack a few. */
+  connectionLimit?: number;
+}
+
+/** A Kysely handle over mysql2 for a `mysql://user:password@host:port/database` URL. */
+export const createMysqlDb = (databaseUrl: string, options: MysqlOptions = {}): Db =>
+  new Kysely<Database>({
+    dialect: new MysqlDialect({
+      pool: createPool({
+        uri: databaseUrl,
+        connectionLimit: options.connectionLimit ?? 5,
+        timezone: "Z",
+        dateStrings: false,
+        supportBigNumbers: true,
+        bigNumberStrings: false,
+        decimalNumbers: false,
+        charset: "utf8mb4",
+      }),
+    }),
+  });
+
+/** Creates the database named in the URL if it is missing (the local stack and tests start from nothing). */
+export const ensureDatabase = async (databaseUrl: string): Promise<void> => {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) {
+    throw new Error(`DATABASE_URL must name a database of letters, digits and '_' (got '${name}')`);
+  }
+  url.pathname = "/";
+  const server = createPool({ uri: url.toString(), connectionLimit: 1 }).promise();
+  try {
+    await server.query(
+      `CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
+  } finally {
+    await server.end();
+  }
+};
+
+export const dropDatabase = async (databaseUrl: string): Promise<void> => {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  url.pathname = "/";
+  const server = createPool({ uri: url.toString(), connectionLimit: 1 }).promise();
+  try {
+    await server.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  } finally {
+    await server.end();
+  }
+};

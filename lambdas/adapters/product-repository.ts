@@ -1,0 +1,414 @@
+import { randomUUID } from "node:crypto";
+import type { Selectable, Transaction } from "kysely";
+import { StaleVersionError } from "../domain/errors.ts";
+import type {
+  HistoryEntry,
+  Product,
+  ProductImage,
+  ProductRepository,
+  SequenceClaim,
+  SourceDetails,
+  SourceObject,
+  UploadRecord,
+  VariantRecord,
+} from "../domain/ports.ts";
+import type { NewProduct } from "../domain/product-input.ts";
+import { assertTransition, canTransition, type ProductStatus } from "../domain/product-status.ts";
+import { type Database, type Db, isDuplicateKeyError, type ProductsTable, readJson } from "./database.ts";
+
+type Trx = Transaction<Database>;
+
+const toProduct = (row: Selectable<ProductsTable>): Product => ({
+  id: row.id,
+  sku: row.sku,
+  title: row.title,
+  category: row.category,
+  mrp: row.mrp,
+  price: row.price,
+  discount: row.discount,
+  gst: row.gst,
+  status: row.status,
+  statusReason: row.status_reason,
+  lastSequence: row.last_sequence,
+  version: row.version,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const selectProduct = (db: Db | Trx, id: string) =>
+  db.selectFrom("products").selectAll().where("id", "=", id).executeTakeFirst();
+
+interface TransitionInput {
+  product: Product;
+  to: ProductStatus;
+  reason: string | null;
+  sequence: number | null;
+  sourceKey?: string;
+  lastSequence?: number;
+  now: Date;
+}
+
+/**
+ * The one way a product's status changes: the move must be allowed (DESIGN.md), the row must still be
+ * at the version that was read (optimistic concurrency), and the change is written to
+ * `enhancement_history` in the same transaction.
+ */
+export const transitionStatus = async (trx: Trx, input: TransitionInput): Promise<void> => {
+  const { product, to, reason, sequence, now } = input;
+  assertTransition(product.status, to);
+  const result = await trx
+    .updateTable("products")
+    .set((eb) => ({
+      status: to,
+      status_reason: reason,
+      version: eb("version", "+", 1),
+      updated_at: now,
+      ...(input.lastSequence === undefined ? {} : { last_sequence: input.lastSequence }),
+    }))
+    .where("id", "=", product.id)
+    .where("version", "=", product.version)
+    .executeTakeFirst();
+  if (result.numUpdatedRows !== 1n) throw new StaleVersionError(product.id);
+  await trx
+    .insertInto("enhancement_history")
+    .values({
+      product_id: product.id,
+      sequence,
+      event: "status_changed",
+      from_status: product.status,
+      to_status: to,
+      source_key: input.sourceKey ?? null,
+      status: to === "failed" ? "failed" : "succeeded",
+      error: to === "failed" ? reason : null,
+      quality_metadata: null,
+      size_metadata: null,
+      created_at: now,
+    })
+    .execute();
+};
+
+export const createProductRepository = (db: Db): ProductRepository => ({
+  async createProducts(products: NewProduct[], now: Date) {
+    const attempt = () =>
+      db.transaction().execute(async (trx) => {
+        const skus = products.map((product) => product.sku);
+        const existing = new Map(
+          (await trx.selectFrom("products").selectAll().where("sku", "in", skus).execute()).map((row) => [
+            row.sku,
+            toProduct(row),
+          ]),
+        );
+        const fresh = products
+          .filter((product) => !existing.has(product.sku))
+          .map((product) => ({
+            id: randomUUID(),
+            sku: product.sku,
+            title: product.title,
+            category: product.category,
+            mrp: product.mrp,
+            price: product.price,
+            discount: product.discount,
+            gst: product.gst,
+            status: "pending" as const,
+            status_reason: null,
+            created_at: now,
+            updated_at: now,
+          }));
+        if (fresh.length > 0) await trx.insertInto("products").values(fresh).execute();
+        const created = new Map(
+          fresh.map((row) => [row.sku, toProduct({ ...row, last_sequence: 0, version: 1 })] as const),
+        );
+        return products.map((product) => {
+          const known = existing.get(product.sku);
+          if (known) return { product: known, created: false };
+          return { product: created.get(product.sku) as Product, created: true };
+        });
+      });
+    try {
+      return await attempt();
+    } catch (error) {
+      // Two requests raced to create the same sku: the loser's transaction rolled back whole;
+      // once more, it finds the winner's rows and returns them.
+      if (isDuplicateKeyError(error)) return attempt();
+      throw error;
+    }
+  },
+
+  async findProduct(id) {
+    const row = await selectProduct(db, id);
+    return row ? toProduct(row) : undefined;
+  },
+
+  async currentImages(productId) {
+    const rows = await db
+      .selectFrom("product_images")
+      .selectAll()
+      .where("product_id", "=", productId)
+      .where("sequence", "=", (eb) =>
+        eb
+          .selectFrom("product_images")
+          .select((s) => s.fn.max("sequence").as("latest"))
+          .where("product_id", "=", productId),
+      )
+      .orderBy("id")
+      .execute();
+    return rows.map(
+      (row): ProductImage => ({
+        sequence: row.sequence,
+        variant: row.variant,
+        key: row.object_key,
+        format: row.format,
+        width: row.width,
+        height: row.height,
+        bytes: row.bytes,
+      }),
+    );
+  },
+
+  async history(productId) {
+    const rows = await db
+      .selectFrom("enhancement_history")
+      .selectAll()
+      .where("product_id", "=", productId)
+      .orderBy("id")
+      .execute();
+    return rows.map(
+      (row): HistoryEntry => ({
+        id: Number(row.id),
+        sequence: row.sequence,
+        event: row.event,
+        fromStatus: row.from_status,
+        toStatus: row.to_status,
+        mode: row.mode,
+        variant: row.variant,
+        sourceKey: row.source_key,
+        outputKey: row.output_key,
+        outputUrl: row.output_url,
+        sourceBytes: row.source_bytes === null ? null : Number(row.source_bytes),
+        outputBytes: row.output_bytes === null ? null : Number(row.output_bytes),
+        outputWidth: row.output_width,
+        outputHeight: row.output_height,
+        qualityMetadata: readJson(row.quality_metadata),
+        sizeMetadata: readJson(row.size_metadata),
+        processingMs: row.processing_ms,
+        status: row.status,
+        error: row.error,
+        createdAt: row.created_at,
+      }),
+    );
+  },
+
+  async recordUploads(uploads: UploadRecord[], now: Date) {
+    if (uploads.length === 0) return;
+    await db
+      .insertInto("product_uploads")
+      .values(
+        uploads.map((upload) => ({
+          id: upload.id,
+          product_id: upload.productId,
+          object_key: upload.key,
+          content_type: upload.contentType,
+          max_bytes: upload.maxBytes,
+          expires_at: upload.expiresAt,
+          created_at: now,
+        })),
+      )
+      .execute();
+  },
+
+  async findUploadByKey(key) {
+    const row = await db
+      .selectFrom("product_uploads")
+      .selectAll()
+      .where("object_key", "=", key)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      productId: row.product_id,
+      key: row.object_key,
+      contentType: row.content_type,
+      maxBytes: Number(row.max_bytes),
+      expiresAt: row.expires_at,
+    };
+  },
+
+  async claimSequence(
+    productId: string,
+    uploadId: string,
+    source: SourceObject,
+    now: Date,
+  ): Promise<SequenceClaim> {
+    return db.transaction().execute(async (trx) => {
+      const original = await trx
+        .selectFrom("product_originals")
+        .select(["sequence", "status"])
+        .where("bucket", "=", source.bucket)
+        .where("object_key", "=", source.key)
+        .where("etag", "=", source.etag)
+        .executeTakeFirst();
+      if (original) {
+        return original.status === "processing"
+          ? { kind: "resumed", sequence: original.sequence }
+          : { kind: "finished", sequence: original.sequence };
+      }
+      const row = await selectProduct(trx, productId);
+      if (!row) return { kind: "unknown-product" };
+      const product = toProduct(row);
+      if (product.status === "processing") return { kind: "busy" };
+      if (!canTransition(product.status, "processing")) return { kind: "refused", status: product.status };
+      const sequence = product.lastSequence + 1;
+      try {
+        await trx
+          .insertInto("product_originals")
+          .values({
+            product_id: productId,
+            upload_id: uploadId,
+            sequence,
+            bucket: source.bucket,
+            object_key: source.key,
+            etag: source.etag,
+            bytes: source.bytes,
+            status: "processing",
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
+      } catch (error) {
+        // A duplicate delivery of this object claimed it a moment ago: retry, and find its claim.
+        if (isDuplicateKeyError(error)) throw new StaleVersionError(productId);
+        throw error;
+      }
+      await transitionStatus(trx, {
+        product,
+        to: "processing",
+        reason: null,
+        sequence,
+        sourceKey: source.key,
+        lastSequence: sequence,
+        now,
+      });
+      return { kind: "started", sequence };
+    });
+  },
+
+  async completeSequence(productId, sequence, source: SourceDetails, variants: VariantRecord[], now) {
+    await db.transaction().execute(async (trx) => {
+      const original = await trx
+        .selectFrom("product_originals")
+        .select("status")
+        .where("product_id", "=", productId)
+        .where("sequence", "=", sequence)
+        // Locks the sequence so that two deliveries of one object finishing at once take turns.
+        .forUpdate()
+        .executeTakeFirst();
+      if (original?.status !== "processing") return; // a duplicate delivery finished it first
+      const row = await selectProduct(trx, productId);
+      if (!row) return;
+      for (const variant of variants) {
+        await trx
+          .insertInto("product_images")
+          .values({
+            product_id: productId,
+            sequence,
+            variant: variant.variant,
+            object_key: variant.key,
+            format: variant.format,
+            width: variant.width,
+            height: variant.height,
+            bytes: variant.bytes,
+            created_at: now,
+          })
+          .execute();
+        await trx
+          .insertInto("enhancement_history")
+          .values({
+            product_id: productId,
+            sequence,
+            event: "variant_created",
+            mode: variant.mode,
+            variant: variant.variant,
+            source_key: source.key,
+            source_url: source.url,
+            output_key: variant.key,
+            output_url: variant.url,
+            source_bytes: source.bytes,
+            output_bytes: variant.bytes,
+            source_width: source.width,
+            source_height: source.height,
+            output_width: variant.width,
+            output_height: variant.height,
+            quality_metadata: JSON.stringify(variant.qualityMetadata),
+            size_metadata: JSON.stringify(variant.sizeMetadata),
+            processing_ms: Math.round(variant.processingMs),
+            status: "succeeded",
+            created_at: now,
+          })
+          .execute();
+      }
+      await trx
+        .updateTable("product_originals")
+        .set({ status: "succeeded", updated_at: now })
+        .where("product_id", "=", productId)
+        .where("sequence", "=", sequence)
+        .execute();
+      await transitionStatus(trx, {
+        product: toProduct(row),
+        to: "pending_review",
+        reason: null,
+        sequence,
+        sourceKey: source.key,
+        now,
+      });
+    });
+  },
+
+  async failSequence(productId, sequence, reason, now) {
+    await db.transaction().execute(async (trx) => {
+      const original = await trx
+        .selectFrom("product_originals")
+        .select(["status", "object_key"])
+        .where("product_id", "=", productId)
+        .where("sequence", "=", sequence)
+        .forUpdate()
+        .executeTakeFirst();
+      if (original?.status !== "processing") return;
+      await trx
+        .updateTable("product_originals")
+        .set({ status: "failed", updated_at: now })
+        .where("product_id", "=", productId)
+        .where("sequence", "=", sequence)
+        .execute();
+      const row = await selectProduct(trx, productId);
+      if (row?.status !== "processing" || row.last_sequence !== sequence) return;
+      await transitionStatus(trx, {
+        product: toProduct(row),
+        to: "failed",
+        reason,
+        sequence,
+        sourceKey: original.object_key,
+        now,
+      });
+    });
+  },
+
+  async recordRefusedUpload(productId, sourceKey, reason, now) {
+    await db
+      .insertInto("enhancement_history")
+      .values({
+        product_id: productId,
+        event: "upload_refused",
+        source_key: sourceKey,
+        status: "failed",
+        error: reason,
+        quality_metadata: null,
+        size_metadata: null,
+        created_at: now,
+      })
+      .execute();
+  },
+
+  async ping() {
+    await db.selectFrom("products").select("id").limit(1).execute();
+  },
+});

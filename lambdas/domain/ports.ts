@@ -1,0 +1,167 @@
+/**
+ * What the domain needs from the outside world, by interface. `lambdas/adapters/` holds one
+ * implementation per outside system; tests substitute their own.
+ */
+import type { NewProduct } from "./product-input.ts";
+import type { ProductStatus } from "./product-status.ts";
+
+export interface Product {
+  id: string;
+  sku: string;
+  title: string;
+  category: string;
+  mrp: string;
+  price: string;
+  discount: string;
+  gst: string;
+  status: ProductStatus;
+  statusReason: string | null;
+  lastSequence: number;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ProductImage {
+  sequence: number;
+  variant: string;
+  key: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+export interface UploadRecord {
+  id: string;
+  productId: string;
+  key: string;
+  contentType: string;
+  maxBytes: number;
+  expiresAt: Date;
+}
+
+export interface SourceObject {
+  bucket: string;
+  key: string;
+  etag: string;
+  bytes: number;
+}
+
+/** What starting (or re-starting) an enhancement sequence for one uploaded object found. */
+export type SequenceClaim =
+  | { kind: "started" | "resumed"; sequence: number }
+  /** This exact object was already processed to the end: a duplicate delivery. */
+  | { kind: "finished"; sequence: number }
+  /** Another photo of this product is being processed; try again later. */
+  | { kind: "busy" }
+  /** The product no longer takes uploads (e.g. approved). */
+  | { kind: "refused"; status: ProductStatus }
+  | { kind: "unknown-product" };
+
+/** One output of a sequence, recorded in `product_images` and `enhancement_history`. */
+export interface VariantRecord {
+  variant: string;
+  mode: string;
+  key: string;
+  url: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+  processingMs: number;
+  qualityMetadata: Record<string, unknown>;
+  sizeMetadata: Record<string, unknown>;
+}
+
+export interface SourceDetails {
+  key: string;
+  url: string | null;
+  bytes: number;
+  width: number;
+  height: number;
+}
+
+export interface HistoryEntry {
+  id: number;
+  sequence: number | null;
+  event: string;
+  fromStatus: string | null;
+  toStatus: string | null;
+  mode: string | null;
+  variant: string | null;
+  sourceKey: string | null;
+  outputKey: string | null;
+  outputUrl: string | null;
+  sourceBytes: number | null;
+  outputBytes: number | null;
+  outputWidth: number | null;
+  outputHeight: number | null;
+  qualityMetadata: unknown;
+  sizeMetadata: unknown;
+  processingMs: number | null;
+  status: string;
+  error: string | null;
+  createdAt: Date;
+}
+
+export interface ProductRepository {
+  /** All or nothing; a sku already stored comes back as that product with `created: false`. */
+  createProducts(products: NewProduct[], now: Date): Promise<{ product: Product; created: boolean }[]>;
+  findProduct(id: string): Promise<Product | undefined>;
+  /** The images of the newest sequence that produced any. */
+  currentImages(productId: string): Promise<ProductImage[]>;
+  history(productId: string): Promise<HistoryEntry[]>;
+  recordUploads(uploads: UploadRecord[], now: Date): Promise<void>;
+  findUploadByKey(key: string): Promise<UploadRecord | undefined>;
+  claimSequence(productId: string, uploadId: string, source: SourceObject, now: Date): Promise<SequenceClaim>;
+  completeSequence(
+    productId: string,
+    sequence: number,
+    source: SourceDetails,
+    variants: VariantRecord[],
+    now: Date,
+  ): Promise<void>;
+  failSequence(productId: string, sequence: number, reason: string, now: Date): Promise<void>;
+  /** A history row for an upload that did not start a sequence, so the refusal is visible. */
+  recordRefusedUpload(productId: string, sourceKey: string, reason: string, now: Date): Promise<void>;
+  ping(): Promise<void>;
+}
+
+export interface ObjectHead {
+  bytes: number;
+  etag: string;
+  contentType: string | undefined;
+}
+
+export interface PresignedPost {
+  url: string;
+  fields: Record<string, string>;
+}
+
+export interface ObjectStore {
+  presignPost(input: {
+    bucket: string;
+    key: string;
+    contentType: string;
+    maxBytes: number;
+    expiresInSeconds: number;
+  }): Promise<PresignedPost>;
+  head(bucket: string, key: string): Promise<ObjectHead | undefined>;
+  get(bucket: string, key: string): Promise<Uint8Array>;
+  put(bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void>;
+  ping(bucket: string): Promise<void>;
+}
+
+export interface QueueProbe {
+  ping(): Promise<void>;
+}
+
+export type Clock = () => Date;
+
+/** The slice of a structured logger the domain uses; Powertools' Logger satisfies it. */
+export interface Log {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+}

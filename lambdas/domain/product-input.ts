@@ -1,0 +1,97 @@
+import { z } from "zod";
+import { AppError, type FieldProblem } from "./errors.ts";
+import { UPLOAD_CONTENT_TYPES } from "./image-formats.ts";
+import { decimalField, toHundredths } from "./money.ts";
+
+export const MAX_PRODUCTS_PER_REQUEST = 500;
+
+const contentTypes = Object.keys(UPLOAD_CONTENT_TYPES) as [keyof typeof UPLOAD_CONTENT_TYPES];
+
+export const contentTypeField = z.enum(contentTypes, {
+  error: `must be one of ${contentTypes.join(", ")}`,
+});
+
+export const newProductSchema = z
+  .object({
+    sku: z
+      .string({ error: "is required" })
+      .trim()
+      .min(1, "must not be empty")
+      .max(64, "must be at most 64 characters")
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "may contain only letters, digits, '.', '_' and '-'"),
+    title: z
+      .string({ error: "is required" })
+      .trim()
+      .min(1, "must not be empty")
+      .max(200, "must be at most 200 characters"),
+    category: z
+      .string({ error: "is required" })
+      .trim()
+      .min(1, "must not be empty")
+      .max(100, "must be at most 100 characters"),
+    mrp: decimalField({ max: "99999999.99", allowZero: false }),
+    price: decimalField({ max: "99999999.99", allowZero: false }),
+    discount: decimalField({ max: "100", allowZero: true }).default("0.00"),
+    gst: decimalField({ max: "100", allowZero: true }),
+    contentType: contentTypeField,
+  })
+  .strict()
+  .superRefine((product, ctx) => {
+    if (toHundredths(product.price) > toHundredths(product.mrp)) {
+      ctx.addIssue({ code: "custom", path: ["price"], message: `must not exceed mrp (${product.mrp})` });
+    }
+  });
+
+export type NewProduct = z.output<typeof newProductSchema>;
+
+export const createProductsSchema = z
+  .object({
+    products: z
+      .array(newProductSchema, { error: "must be an array of products" })
+      .min(1, "must contain at least 1 product")
+      .max(MAX_PRODUCTS_PER_REQUEST, `must contain at most ${MAX_PRODUCTS_PER_REQUEST} products`),
+  })
+  .strict()
+  .superRefine(({ products }, ctx) => {
+    const firstIndexBySku = new Map<string, number>();
+    products.forEach((product, index) => {
+      const first = firstIndexBySku.get(product.sku);
+      if (first === undefined) firstIndexBySku.set(product.sku, index);
+      else
+        ctx.addIssue({
+          code: "custom",
+          path: ["products", index, "sku"],
+          message: `duplicates products[${first}].sku (${product.sku})`,
+        });
+    });
+  });
+
+export const createUploadSchema = z.object({ contentType: contentTypeField }).strict();
+
+/** `["products", 3, "price"]` → `products[3].price`, the form the API's error details use. */
+export const formatPath = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>((text, part) => {
+    if (typeof part === "number") return `${text}[${part}]`;
+    return text ? `${text}.${String(part)}` : String(part);
+  }, "");
+
+const problemsOf = (error: z.ZodError): FieldProblem[] =>
+  error.issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({
+        path: formatPath([...issue.path, key]),
+        message: "is not a known field",
+      }));
+    }
+    const message =
+      issue.message === "Invalid input: expected string, received undefined" ? "is required" : issue.message;
+    return [{ path: formatPath(issue.path) || "(body)", message }];
+  });
+
+/** Validates a request body, naming every bad field at once rather than the first. */
+export const parseRequest = <Schema extends z.ZodType>(schema: Schema, body: unknown): z.output<Schema> => {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const details = problemsOf(result.error);
+  throw new AppError("VALIDATION_FAILED", `the request has ${details.length} invalid field(s)`, details);
+};

@@ -1,0 +1,214 @@
+import { randomUUID } from "node:crypto";
+import { AppError, notFound } from "./errors.ts";
+import { extensionFor, type UploadContentType } from "./image-formats.ts";
+import { rawKey } from "./object-keys.ts";
+import type {
+  Clock,
+  ObjectStore,
+  Product,
+  ProductImage,
+  ProductRepository,
+  QueueProbe,
+  UploadRecord,
+} from "./ports.ts";
+import type { NewProduct } from "./product-input.ts";
+import { acceptsUploads } from "./product-status.ts";
+
+export interface ApiSettings {
+  rawBucket: string;
+  enhancedBucket: string;
+  maxUploadBytes: number;
+  uploadUrlTtlSeconds: number;
+  assetsBaseUrl: string;
+}
+
+export interface ApiDeps {
+  repository: ProductRepository;
+  objectStore: ObjectStore;
+  queue: QueueProbe;
+  settings: ApiSettings;
+  clock: Clock;
+}
+
+/** A presigned POST: the browser sends `fields` plus the file (last) as multipart/form-data to `url`. */
+export interface UploadTicket {
+  url: string;
+  fields: Record<string, string>;
+  key: string;
+  expiresAt: string;
+  maxBytes: number;
+}
+
+export interface ProductSummary {
+  id: string;
+  sku: string;
+  status: Product["status"];
+  statusReason: string | null;
+  created: boolean;
+  upload: UploadTicket | null;
+}
+
+export interface ImageView {
+  variant: string;
+  url: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+  sequence: number;
+}
+
+export interface ProductView {
+  id: string;
+  sku: string;
+  title: string;
+  category: string;
+  mrp: string;
+  price: string;
+  discount: string;
+  gst: string;
+  status: Product["status"];
+  statusReason: string | null;
+  sequence: number;
+  createdAt: string;
+  updatedAt: string;
+  images: ImageView[];
+}
+
+const planUpload = (deps: ApiDeps, productId: string, contentType: UploadContentType): UploadRecord => {
+  const id = randomUUID();
+  return {
+    id,
+    productId,
+    key: rawKey({ productId, uploadId: id, extension: extensionFor(contentType) }),
+    contentType,
+    maxBytes: deps.settings.maxUploadBytes,
+    expiresAt: new Date(deps.clock().getTime() + deps.settings.uploadUrlTtlSeconds * 1000),
+  };
+};
+
+const presign = async (deps: ApiDeps, upload: UploadRecord): Promise<UploadTicket> => {
+  const { url, fields } = await deps.objectStore.presignPost({
+    bucket: deps.settings.rawBucket,
+    key: upload.key,
+    contentType: upload.contentType,
+    maxBytes: upload.maxBytes,
+    expiresInSeconds: deps.settings.uploadUrlTtlSeconds,
+  });
+  return {
+    url,
+    fields,
+    key: upload.key,
+    expiresAt: upload.expiresAt.toISOString(),
+    maxBytes: upload.maxBytes,
+  };
+};
+
+/**
+ * Creates the products that are new, returns the ones whose sku is known, and hands each product that
+ * still takes photos a presigned POST for its declared content type.
+ */
+export const createProducts = async (deps: ApiDeps, products: NewProduct[]): Promise<ProductSummary[]> => {
+  const now = deps.clock();
+  const results = await deps.repository.createProducts(products, now);
+  const uploads = results.map(({ product }, index) =>
+    acceptsUploads(product.status)
+      ? planUpload(deps, product.id, (products[index] as NewProduct).contentType)
+      : null,
+  );
+  await deps.repository.recordUploads(
+    uploads.filter((upload): upload is UploadRecord => upload !== null),
+    now,
+  );
+  return Promise.all(
+    results.map(async ({ product, created }, index) => {
+      const upload = uploads[index];
+      return {
+        id: product.id,
+        sku: product.sku,
+        status: product.status,
+        statusReason: product.statusReason,
+        created,
+        upload: upload ? await presign(deps, upload) : null,
+      };
+    }),
+  );
+};
+
+export const createUpload = async (
+  deps: ApiDeps,
+  productId: string,
+  contentType: UploadContentType,
+): Promise<UploadTicket> => {
+  const product = await deps.repository.findProduct(productId);
+  if (!product) throw notFound("product", productId);
+  if (!acceptsUploads(product.status)) {
+    throw new AppError("CONFLICT", `product ${productId} is ${product.status} and takes no new photos`);
+  }
+  const upload = planUpload(deps, productId, contentType);
+  await deps.repository.recordUploads([upload], deps.clock());
+  return presign(deps, upload);
+};
+
+const imageView = (settings: ApiSettings, image: ProductImage): ImageView => ({
+  variant: image.variant,
+  url: `${settings.assetsBaseUrl}/${image.key}`,
+  format: image.format,
+  width: image.width,
+  height: image.height,
+  bytes: image.bytes,
+  sequence: image.sequence,
+});
+
+export const getProduct = async (deps: ApiDeps, productId: string): Promise<ProductView> => {
+  const product = await deps.repository.findProduct(productId);
+  if (!product) throw notFound("product", productId);
+  const images = await deps.repository.currentImages(productId);
+  return {
+    id: product.id,
+    sku: product.sku,
+    title: product.title,
+    category: product.category,
+    mrp: product.mrp,
+    price: product.price,
+    discount: product.discount,
+    gst: product.gst,
+    status: product.status,
+    statusReason: product.statusReason,
+    sequence: product.lastSequence,
+    createdAt: product.createdAt.toISOString(),
+    updatedAt: product.updatedAt.toISOString(),
+    images: images.map((image) => imageView(deps.settings, image)),
+  };
+};
+
+export type CheckResult = { status: "ok"; latencyMs: number } | { status: "unavailable"; latencyMs: number };
+
+export interface HealthReport {
+  status: "ok" | "degraded";
+  checks: { database: CheckResult; objectStore: CheckResult; queue: CheckResult };
+}
+
+const timed = async (probe: () => Promise<void>): Promise<CheckResult> => {
+  const started = performance.now();
+  try {
+    await probe();
+    return { status: "ok", latencyMs: Math.round(performance.now() - started) };
+  } catch {
+    return { status: "unavailable", latencyMs: Math.round(performance.now() - started) };
+  }
+};
+
+export const checkHealth = async (deps: ApiDeps): Promise<HealthReport> => {
+  const [database, objectStore, queue] = await Promise.all([
+    timed(() => deps.repository.ping()),
+    timed(async () => {
+      await deps.objectStore.ping(deps.settings.rawBucket);
+      await deps.objectStore.ping(deps.settings.enhancedBucket);
+    }),
+    timed(() => deps.queue.ping()),
+  ]);
+  const checks = { database, objectStore, queue };
+  const healthy = Object.values(checks).every((check) => check.status === "ok");
+  return { status: healthy ? "ok" : "degraded", checks };
+};

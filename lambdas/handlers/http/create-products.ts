@@ -1,0 +1,16 @@
+import { createProductsSchema, parseRequest } from "../../domain/product-input.ts";
+import { type ApiDeps, createProducts } from "../../domain/products.ts";
+import { apiDepsFromEnvironment } from "../runtime.ts";
+import { httpHandler, json } from "./http-handler.ts";
+
+export const createProductsHandler = (deps: ApiDeps) =>
+  httpHandler(
+    async (event) => {
+      const { products } = parseRequest(createProductsSchema, event.body);
+      const results = await createProducts(deps, products);
+      return json(results.some((result) => result.created) ? 201 : 200, { products: results });
+    },
+    { jsonBody: true },
+  );
+
+export const handler = createProductsHandler(apiDepsFromEnvironment());

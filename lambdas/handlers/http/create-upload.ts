@@ -1,0 +1,16 @@
+import { createUploadSchema, parseRequest } from "../../domain/product-input.ts";
+import { type ApiDeps, createUpload } from "../../domain/products.ts";
+import { apiDepsFromEnvironment } from "../runtime.ts";
+import { httpHandler, json, productIdFrom } from "./http-handler.ts";
+
+export const createUploadHandler = (deps: ApiDeps) =>
+  httpHandler(
+    async (event) => {
+      const productId = productIdFrom(event);
+      const { contentType } = parseRequest(createUploadSchema, event.body);
+      return json(201, { upload: await createUpload(deps, productId, contentType) });
+    },
+    { jsonBody: true },
+  );
+
+export const handler = createUploadHandler(apiDepsFromEnvironment());

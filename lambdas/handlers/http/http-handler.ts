@@ -1,0 +1,92 @@
+import middy from "@middy/core";
+import httpCors from "@middy/http-cors";
+import jsonBodyParser from "@middy/http-json-body-parser";
+import httpSecurityHeaders from "@middy/http-security-headers";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { logger } from "../../adapters/logger.ts";
+import { AppError, type ErrorCode } from "../../domain/errors.ts";
+
+/** The event after middy's JSON body parser: `body` holds the parsed value, not text. */
+export type ApiEvent = Omit<APIGatewayProxyEventV2, "body"> & { body?: unknown };
+
+export interface JsonResult {
+  statusCode: number;
+  body: unknown;
+}
+
+export const json = (statusCode: number, body: unknown): JsonResult => ({ statusCode, body });
+
+const errorBody = (code: ErrorCode | string, message: string, details: AppError["details"] = []) => ({
+  error: { code, message, details },
+});
+
+/** middy's own HTTP errors (415 from the body parser, 422 for malformed JSON) carry `statusCode` and `expose`. */
+const isMiddyHttpError = (error: unknown): error is Error & { statusCode: number; expose?: boolean } =>
+  error instanceof Error && "statusCode" in error && typeof error.statusCode === "number";
+
+const MIDDY_CODES: Record<number, { code: string; message: string }> = {
+  415: {
+    code: "UNSUPPORTED_MEDIA_TYPE",
+    message: "the request body must be JSON (Content-Type: application/json)",
+  },
+  422: { code: "MALFORMED_JSON", message: "the request body is not valid JSON" },
+};
+
+/**
+ * Every error becomes `{"error": {"code", "message", "details"}}` here and nowhere else. A 5xx says only
+ * that something went wrong and which request it was; the cause goes to the log, never to the client.
+ */
+export const toErrorResponse = (error: unknown, requestId: string): JsonResult => {
+  if (error instanceof AppError)
+    return json(error.httpStatus, errorBody(error.code, error.message, error.details));
+  if (isMiddyHttpError(error) && error.statusCode < 500) {
+    const known = MIDDY_CODES[error.statusCode];
+    return json(
+      error.statusCode,
+      errorBody(known?.code ?? "BAD_REQUEST", known?.message ?? "the request is not valid"),
+    );
+  }
+  logger.error("request failed", { error: error as Error, requestId });
+  return json(500, errorBody("INTERNAL", `internal error; quote request id ${requestId} when reporting it`));
+};
+
+const serialise = (result: JsonResult): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: result.statusCode,
+  headers: { "content-type": "application/json; charset=utf-8" },
+  body: JSON.stringify(result.body),
+});
+
+export interface HttpHandlerOptions {
+  /** Parse the body as JSON (and refuse other content types with 415). */
+  jsonBody?: boolean;
+}
+
+/**
+ * The middy stack every route shares: JSON body parsing, one error mapping, CORS and security headers.
+ * The route function receives the event and returns status + body; it never builds a response itself.
+ */
+export const httpHandler = (
+  route: (event: ApiEvent) => Promise<JsonResult>,
+  options: HttpHandlerOptions = {},
+) => {
+  const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>();
+  if (options.jsonBody) chain.use(jsonBodyParser<APIGatewayProxyEventV2>());
+  return chain
+    .use(httpSecurityHeaders())
+    .use(httpCors({ origin: "*", methods: "GET,POST,OPTIONS", headers: "content-type,authorization" }))
+    .use({
+      onError: (request) => {
+        request.response = serialise(toErrorResponse(request.error, request.context.awsRequestId));
+      },
+    })
+    .handler(async (event) => serialise(await route(event as ApiEvent)));
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The `{id}` path parameter; anything that is not a product id is a product that does not exist. */
+export const productIdFrom = (event: ApiEvent): string => {
+  const id = event.pathParameters?.id ?? "";
+  if (!UUID.test(id)) throw new AppError("NOT_FOUND", `product ${id} does not exist`);
+  return id;
+};

@@ -1,0 +1,62 @@
+/**
+ * Wiring for the Lambda entry points: configuration read once, clients built once per process
+ * (per cold start), and handed to the domain. Tests build their own deps instead.
+ */
+import { createMysqlDb, type Db } from "../adapters/database.ts";
+import { logger } from "../adapters/logger.ts";
+import { createObjectStore, createS3Client } from "../adapters/object-store.ts";
+import { createProductRepository } from "../adapters/product-repository.ts";
+import { createQueueProbe, createSqsClient } from "../adapters/queue.ts";
+import { type Config, loadConfig } from "../config.ts";
+import type { WorkerDeps } from "../domain/enhance-upload.ts";
+import type { ApiDeps } from "../domain/products.ts";
+
+let config: Config | undefined;
+let db: Db | undefined;
+
+const processConfig = (): Config => {
+  config ??= loadConfig();
+  return config;
+};
+
+const processDb = (): Db => {
+  db ??= createMysqlDb(processConfig().databaseUrl);
+  return db;
+};
+
+export const apiDepsFromEnvironment = (): ApiDeps => {
+  const cfg = processConfig();
+  const s3 = createS3Client({ region: cfg.region, endpoint: cfg.s3Endpoint });
+  const publicS3 =
+    cfg.s3PublicEndpoint === cfg.s3Endpoint
+      ? s3
+      : createS3Client({ region: cfg.region, endpoint: cfg.s3PublicEndpoint });
+  return {
+    repository: createProductRepository(processDb()),
+    objectStore: createObjectStore(s3, publicS3),
+    queue: createQueueProbe(
+      createSqsClient({ region: cfg.region, endpoint: cfg.sqsEndpoint }),
+      cfg.enhanceQueueUrl,
+    ),
+    settings: cfg,
+    clock: () => new Date(),
+  };
+};
+
+export const workerDepsFromEnvironment = (): WorkerDeps & { maxReceiveCount: number } => {
+  const cfg = processConfig();
+  return {
+    repository: createProductRepository(processDb()),
+    objectStore: createObjectStore(createS3Client({ region: cfg.region, endpoint: cfg.s3Endpoint })),
+    settings: cfg,
+    clock: () => new Date(),
+    log: logger,
+    maxReceiveCount: cfg.maxReceiveCount,
+  };
+};
+
+/** Closes the process's database pool (the local stack on shutdown; Lambda never needs to). */
+export const closeRuntime = async (): Promise<void> => {
+  await db?.destroy();
+  db = undefined;
+};

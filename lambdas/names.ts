@@ -1,0 +1,77 @@
+/**
+ * Every name that a route, bucket, queue, table or environment variable has, spelled once.
+ * The CDK stacks, the local stack and the handlers all import from here so they cannot drift.
+ */
+
+export const RAW_PREFIX = "raw/";
+export const ENHANCED_PREFIX = "enhanced/";
+
+/** Logical names; the deployed names get a stage prefix (see `resourceNames`). */
+export const BUCKETS = {
+  raw: "raw",
+  enhanced: "enhanced",
+} as const;
+
+export const QUEUES = {
+  enhance: "enhance",
+  enhanceDeadLetter: "enhance-dlq",
+} as const;
+
+export const TABLES = {
+  products: "products",
+  productUploads: "product_uploads",
+  productOriginals: "product_originals",
+  productImages: "product_images",
+  enhancementHistory: "enhancement_history",
+  schemaMigrations: "schema_migrations",
+} as const;
+
+/** Queue settings shared by the CDK event source mapping and the local poller. */
+export const ENHANCE_QUEUE_SETTINGS = {
+  batchSize: 5,
+  maxReceiveCount: 3,
+  visibilityTimeoutSeconds: 180,
+  workerTimeoutSeconds: 30,
+  maxConcurrency: 4,
+} as const;
+
+/** Every environment variable the runtime reads; `lambdas/config.ts` gives each its default. */
+export const ENV = {
+  stage: "STAGE",
+  databaseUrl: "DATABASE_URL",
+  awsRegion: "AWS_REGION",
+  s3Endpoint: "S3_ENDPOINT",
+  s3PublicEndpoint: "S3_PUBLIC_ENDPOINT",
+  sqsEndpoint: "SQS_ENDPOINT",
+  rawBucket: "RAW_BUCKET",
+  enhancedBucket: "ENHANCED_BUCKET",
+  enhanceQueueUrl: "ENHANCE_QUEUE_URL",
+  assetsBaseUrl: "ASSETS_BASE_URL",
+  maxUploadBytes: "MAX_UPLOAD_BYTES",
+  uploadUrlTtlSeconds: "UPLOAD_URL_TTL_SECONDS",
+  maxInputPixels: "MAX_INPUT_PIXELS",
+  maxReceiveCount: "MAX_RECEIVE_COUNT",
+  logLevel: "POWERTOOLS_LOG_LEVEL",
+} as const;
+
+export type HttpMethod = "GET" | "POST";
+
+export interface RouteDefinition {
+  method: HttpMethod;
+  /** API Gateway v2 path syntax: `{name}` marks a path parameter. */
+  path: string;
+  /** Module under `lambdas/handlers/http/` that exports `handler`; also the Lambda's logical name. */
+  handler: string;
+}
+
+/** The HTTP API: the local server and API Gateway are both built from this table. */
+export const ROUTES = [
+  { method: "POST", path: "/products", handler: "create-products" },
+  { method: "POST", path: "/products/{id}/uploads", handler: "create-upload" },
+  { method: "GET", path: "/products/{id}", handler: "get-product" },
+  { method: "GET", path: "/health", handler: "health" },
+] as const satisfies readonly RouteDefinition[];
+
+/** Deployed resource names for a stage, e.g. `pixel-lab-dev-raw`. */
+export const resourceName = (stage: string, logicalName: string): string =>
+  `pixel-lab-${stage}-${logicalName}`;

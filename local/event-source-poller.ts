@@ -1,0 +1,123 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Log } from "../lambdas/domain/ports.ts";
+import { lambdaContext } from "./lambda-context.ts";
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
+
+export interface PollerOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  handler: SqsHandler;
+  functionName: string;
+  batchSize: number;
+  /** How many batches run at once, like an event source mapping's maximum concurrency. */
+  concurrency: number;
+  timeoutSeconds: number;
+  log: Log;
+  /** Long-poll wait; short so that stopping is quick. */
+  waitTimeSeconds?: number;
+}
+
+export const toSqsRecord = (message: Message, queueArn: string, region: string): SQSRecord => ({
+  messageId: message.MessageId ?? "",
+  receiptHandle: message.ReceiptHandle ?? "",
+  body: message.Body ?? "",
+  attributes: {
+    ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1",
+    SentTimestamp: message.Attributes?.SentTimestamp ?? String(Date.now()),
+    SenderId: message.Attributes?.SenderId ?? "local",
+    ApproximateFirstReceiveTimestamp:
+      message.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+  },
+  messageAttributes: {},
+  md5OfBody: message.MD5OfBody ?? "",
+  eventSource: "aws:sqs",
+  eventSourceARN: queueArn,
+  awsRegion: region,
+});
+
+/**
+ * Does what Lambda's SQS event source mapping does: receive up to `batchSize` messages, invoke the
+ * handler once per batch, delete the messages it did not list in `batchItemFailures`, and leave the
+ * failed ones to reappear after the visibility timeout. The queue's redrive policy (maxReceiveCount)
+ * moves a message that keeps failing to the DLQ, exactly as in AWS. A handler that throws fails the
+ * whole batch, as a Lambda error would.
+ */
+export const startEventSourcePoller = (options: PollerOptions) => {
+  const { sqs, queueUrl, queueArn, region, handler, log } = options;
+  const abort = new AbortController();
+  let running = true;
+
+  const runBatch = async (messages: Message[]): Promise<void> => {
+    const event: SQSEvent = { Records: messages.map((message) => toSqsRecord(message, queueArn, region)) };
+    let failed: Set<string>;
+    try {
+      const response = await handler(event, lambdaContext(options.functionName, options.timeoutSeconds));
+      failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+    } catch (error) {
+      log.warn("worker invocation failed; the whole batch returns to the queue", { error: String(error) });
+      failed = new Set(event.Records.map((record) => record.messageId));
+    }
+    const done = messages.filter((message) => !failed.has(message.MessageId ?? ""));
+    if (done.length > 0) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: done.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle ?? "",
+          })),
+        }),
+      );
+    }
+  };
+
+  const pollLoop = async (): Promise<void> => {
+    while (running) {
+      let messages: Message[] = [];
+      try {
+        const received = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: options.batchSize,
+            WaitTimeSeconds: options.waitTimeSeconds ?? 1,
+            MessageSystemAttributeNames: ["All"],
+          }),
+          { abortSignal: abort.signal },
+        );
+        messages = received.Messages ?? [];
+      } catch (error) {
+        if (!running) break;
+        log.warn("could not receive from the queue; retrying", { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
+      if (messages.length > 0) {
+        await runBatch(messages).catch((error: unknown) =>
+          log.error("could not acknowledge a batch; its messages will be delivered again", {
+            error: String(error),
+          }),
+        );
+      }
+    }
+  };
+
+  const loops = Array.from({ length: options.concurrency }, () => pollLoop());
+
+  return {
+    /** Stops receiving; batches already handed to the worker finish and are acknowledged. */
+    async stop(): Promise<void> {
+      running = false;
+      abort.abort();
+      await Promise.all(loops);
+    },
+  };
+};

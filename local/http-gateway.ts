@@ -1,0 +1,205 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { Log } from "../lambdas/domain/ports.ts";
+import { ENHANCED_PREFIX, type RouteDefinition } from "../lambdas/names.ts";
+import { lambdaContext } from "./lambda-context.ts";
+
+export type HttpLambda = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface GatewayRoute {
+  definition: RouteDefinition;
+  handler: HttpLambda;
+}
+
+/** API Gateway's payload limit for HTTP APIs. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+export const ASSETS_PATH = "/assets/";
+
+interface CompiledRoute extends GatewayRoute {
+  pattern: RegExp;
+  parameterNames: string[];
+}
+
+const compile = (route: GatewayRoute): CompiledRoute => {
+  const parameterNames: string[] = [];
+  const source = route.definition.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    parameterNames.push(name);
+    return "([^/]+)";
+  });
+  return { ...route, pattern: new RegExp(`^${source}$`), parameterNames };
+};
+
+const readBody = (request: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error("body too large"));
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on("end", () => resolve(Buffer.concat(chunks)));
+    request.on("error", reject);
+  });
+
+const isText = (contentType: string | undefined): boolean =>
+  !contentType || /^(application\/(json|[\w.+-]+\+json|x-www-form-urlencoded)|text\/)/i.test(contentType);
+
+/** Builds the API Gateway v2 (HTTP API) event that the Lambda integration would receive. */
+export const toApiGatewayEvent = (
+  request: IncomingMessage,
+  url: URL,
+  body: Buffer,
+  route: CompiledRoute,
+  pathParameters: Record<string, string>,
+): APIGatewayProxyEventV2 => {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  }
+  const text = isText(headers["content-type"]);
+  const routeKey = `${route.definition.method} ${route.definition.path}`;
+  const now = new Date();
+  const queryStringParameters = Object.fromEntries(url.searchParams.entries());
+  return {
+    version: "2.0",
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ""),
+    headers,
+    ...(Object.keys(queryStringParameters).length > 0 ? { queryStringParameters } : {}),
+    ...(route.parameterNames.length > 0 ? { pathParameters } : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: headers.host ?? "localhost",
+      domainPrefix: "local",
+      http: {
+        method: request.method ?? "GET",
+        path: url.pathname,
+        protocol: `HTTP/${request.httpVersion}`,
+        sourceIp: request.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: text ? body.toString("utf8") : body.toString("base64") } : {}),
+    isBase64Encoded: body.length > 0 && !text,
+  };
+};
+
+const sendJson = (response: ServerResponse, statusCode: number, body: unknown) => {
+  response.writeHead(statusCode, { "content-type": "application/json; charset=utf-8" });
+  response.end(JSON.stringify(body));
+};
+
+const errorJson = (code: string, message: string) => ({ error: { code, message, details: [] } });
+
+export interface GatewayOptions {
+  routes: GatewayRoute[];
+  /** Serves `/assets/{key}` from this bucket: CloudFront's part in AWS. */
+  assets: { s3: S3Client; bucket: string };
+  log: Log;
+  timeoutSeconds: number;
+}
+
+/**
+ * The local API Gateway: matches the shared route table, hands the same handler modules the Lambdas
+ * run an API Gateway v2 event, and writes back their structured result. It also stands in for
+ * CloudFront in front of the enhanced bucket.
+ */
+export const createHttpGateway = (options: GatewayOptions): RequestListener => {
+  const routes = options.routes.map(compile);
+
+  const serveAsset = async (key: string, response: ServerResponse) => {
+    if (!key.startsWith(ENHANCED_PREFIX))
+      return sendJson(response, 404, errorJson("NOT_FOUND", "no such asset"));
+    try {
+      const object = await options.assets.s3.send(
+        new GetObjectCommand({ Bucket: options.assets.bucket, Key: key }),
+      );
+      const bytes = await object.Body?.transformToByteArray();
+      response.writeHead(200, {
+        "content-type": object.ContentType ?? "application/octet-stream",
+        "cache-control": object.CacheControl ?? "public, max-age=60",
+        ...(object.ETag ? { etag: object.ETag } : {}),
+        "content-length": String(bytes?.length ?? 0),
+      });
+      response.end(bytes);
+    } catch (error) {
+      if (error instanceof NoSuchKey) return sendJson(response, 404, errorJson("NOT_FOUND", "no such asset"));
+      throw error;
+    }
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const method = request.method ?? "GET";
+    if (method === "GET" && url.pathname.startsWith(ASSETS_PATH)) {
+      return serveAsset(decodeURIComponent(url.pathname.slice(ASSETS_PATH.length)), response);
+    }
+    const matching = routes
+      .map((route) => ({ route, match: route.pattern.exec(url.pathname) }))
+      .filter((candidate) => candidate.match !== null);
+    if (method === "OPTIONS" && matching.length > 0) {
+      // API Gateway answers CORS preflight itself when CORS is configured on the HTTP API.
+      response.writeHead(204, {
+        "access-control-allow-origin": "*",
+        "access-control-allow-methods": "GET,POST,OPTIONS",
+        "access-control-allow-headers": "content-type,authorization",
+      });
+      return response.end();
+    }
+    const found = matching.find((candidate) => candidate.route.definition.method === method);
+    if (!found?.match) {
+      return matching.length > 0
+        ? sendJson(
+            response,
+            405,
+            errorJson("METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}`),
+          )
+        : sendJson(response, 404, errorJson("NOT_FOUND", `no route for ${method} ${url.pathname}`));
+    }
+    const { route, match } = found;
+    let body: Buffer;
+    try {
+      body = await readBody(request);
+    } catch {
+      return sendJson(response, 413, errorJson("PAYLOAD_TOO_LARGE", "the request body is over 10 MB"));
+    }
+    const pathParameters = Object.fromEntries(
+      route.parameterNames.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? "")]),
+    );
+    const event = toApiGatewayEvent(request, url, body, route, pathParameters);
+    const result = await route.handler(
+      event,
+      lambdaContext(route.definition.handler, options.timeoutSeconds),
+    );
+    const headers = Object.fromEntries(
+      Object.entries(result.headers ?? {}).map(([name, value]) => [name, String(value)]),
+    );
+    response.writeHead(result.statusCode ?? 200, headers);
+    response.end(result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64") : (result.body ?? ""));
+  };
+
+  return (request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      options.log.error("local gateway failed", { error: String(error) });
+      if (!response.headersSent) sendJson(response, 500, errorJson("INTERNAL", "internal error"));
+      else response.destroy();
+    });
+  };
+};

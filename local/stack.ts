@@ -1,0 +1,203 @@
+import { mkdir } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { startFauxqs } from "fauxqs";
+import { z } from "zod";
+import { createMysqlDb, ensureDatabase } from "../lambdas/adapters/database.ts";
+import { logger } from "../lambdas/adapters/logger.ts";
+import { createS3Client } from "../lambdas/adapters/object-store.ts";
+import { createSqsClient } from "../lambdas/adapters/queue.ts";
+import { loadConfig } from "../lambdas/config.ts";
+import { ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, ROUTES, resourceName } from "../lambdas/names.ts";
+import { migrate } from "../schema/migrate.ts";
+import { type SqsHandler, startEventSourcePoller } from "./event-source-poller.ts";
+import { ASSETS_PATH, createHttpGateway, type GatewayRoute, type HttpLambda } from "./http-gateway.ts";
+import { startNotificationBridge } from "./s3-notifications.ts";
+
+/** Settings of the local stack alone; the runtime's own variables are in `lambdas/config.ts`. */
+export const LOCAL_ENV = {
+  port: "PORT",
+  host: "LOCAL_HOST",
+  s3Port: "LOCAL_S3_PORT",
+  dataDir: "LOCAL_DATA_DIR",
+  visibilityTimeoutSeconds: "LOCAL_VISIBILITY_TIMEOUT_SECONDS",
+  workerConcurrency: "LOCAL_WORKER_CONCURRENCY",
+} as const;
+
+const localConfigSchema = z
+  .object({
+    [LOCAL_ENV.port]: z.coerce.number().int().min(0).max(65535).default(3000),
+    [LOCAL_ENV.host]: z.string().default("127.0.0.1"),
+    [LOCAL_ENV.s3Port]: z.coerce.number().int().min(0).max(65535).default(4566),
+    [LOCAL_ENV.dataDir]: z.string().default(".local"),
+    [LOCAL_ENV.visibilityTimeoutSeconds]: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(ENHANCE_QUEUE_SETTINGS.visibilityTimeoutSeconds),
+    [LOCAL_ENV.workerConcurrency]: z.coerce.number().int().min(1).max(16).default(2),
+  })
+  .transform((env) => ({
+    port: env[LOCAL_ENV.port],
+    host: env[LOCAL_ENV.host],
+    s3Port: env[LOCAL_ENV.s3Port],
+    dataDir: resolve(env[LOCAL_ENV.dataDir]),
+    visibilityTimeoutSeconds: env[LOCAL_ENV.visibilityTimeoutSeconds],
+    workerConcurrency: env[LOCAL_ENV.workerConcurrency],
+  }));
+
+export interface LocalStack {
+  apiUrl: string;
+  s3Endpoint: string;
+  assetsBaseUrl: string;
+  databaseUrl: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const listen = (server: Server, port: number, host: string): Promise<number> =>
+  new Promise((resolvePort, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolvePort((server.address() as AddressInfo).port));
+  });
+
+/**
+ * Runs the whole pipeline in this process: fauxqs for S3 and SQS (state kept under the data
+ * directory, so a crash or restart loses nothing), the database migrated, the HTTP routes and the
+ * worker served by the very handler modules the Lambdas run, configured through the environment as
+ * Lambda configures them.
+ */
+export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Promise<LocalStack> => {
+  const local = localConfigSchema.parse(env);
+  const baseConfig = loadConfig({ ...env, [ENV.stage]: env[ENV.stage] ?? "local" });
+  const { region } = baseConfig;
+
+  await mkdir(local.dataDir, { recursive: true });
+  const fauxqs = await startFauxqs({
+    port: local.s3Port,
+    logger: false,
+    messageSpies: { bufferSize: 1000 },
+    dataDir: resolve(local.dataDir, "fauxqs"),
+    s3StorageDir: resolve(local.dataDir, "s3"),
+  });
+  const emulatorUrl = `http://127.0.0.1:${fauxqs.port}`;
+  const [deadLetter] = fauxqs.setup({
+    queues: [{ name: resourceName(baseConfig.stage, QUEUES.enhanceDeadLetter) }],
+  }).queues;
+  const enhanceQueueName = resourceName(baseConfig.stage, QUEUES.enhance);
+  const setup = fauxqs.setup({
+    buckets: [baseConfig.rawBucket, baseConfig.enhancedBucket],
+    queues: [
+      {
+        name: enhanceQueueName,
+        attributes: {
+          VisibilityTimeout: String(local.visibilityTimeoutSeconds),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: deadLetter?.arn,
+            maxReceiveCount: baseConfig.maxReceiveCount,
+          }),
+        },
+      },
+    ],
+  });
+  const enhanceQueue = setup.queues[0];
+  if (!enhanceQueue || !deadLetter) throw new Error("fauxqs did not create the enhance queues");
+
+  const server = createServer();
+  const port = await listen(server, local.port, local.host);
+  const apiUrl = `http://${local.host}:${port}`;
+  const assetsBaseUrl = `${apiUrl}${ASSETS_PATH.replace(/\/$/, "")}`;
+
+  // The handlers read their configuration from the environment, as they do in Lambda.
+  Object.assign(process.env, {
+    [ENV.stage]: baseConfig.stage,
+    [ENV.databaseUrl]: baseConfig.databaseUrl,
+    [ENV.awsRegion]: region,
+    [ENV.s3Endpoint]: emulatorUrl,
+    [ENV.s3PublicEndpoint]: env[ENV.s3PublicEndpoint] ?? emulatorUrl,
+    [ENV.sqsEndpoint]: emulatorUrl,
+    [ENV.rawBucket]: baseConfig.rawBucket,
+    [ENV.enhancedBucket]: baseConfig.enhancedBucket,
+    [ENV.enhanceQueueUrl]: enhanceQueue.url,
+    [ENV.assetsBaseUrl]: assetsBaseUrl,
+    [ENV.maxReceiveCount]: String(baseConfig.maxReceiveCount),
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+  });
+
+  await ensureDatabase(baseConfig.databaseUrl);
+  const migrationDb = createMysqlDb(baseConfig.databaseUrl, { connectionLimit: 1 });
+  try {
+    const applied = await migrate(migrationDb);
+    if (applied.length > 0) logger.info("database migrated", { applied });
+  } finally {
+    await migrationDb.destroy();
+  }
+
+  const routes: GatewayRoute[] = await Promise.all(
+    ROUTES.map(async (definition) => {
+      const module = (await import(`../lambdas/handlers/http/${definition.handler}.ts`)) as {
+        handler: (event: APIGatewayProxyEventV2, context: unknown) => ReturnType<HttpLambda>;
+      };
+      return { definition, handler: module.handler as HttpLambda };
+    }),
+  );
+  const s3 = createS3Client({ region, endpoint: emulatorUrl });
+  const sqs = createSqsClient({ region, endpoint: emulatorUrl });
+  server.on(
+    "request",
+    createHttpGateway({
+      routes,
+      assets: { s3, bucket: baseConfig.enhancedBucket },
+      log: logger,
+      timeoutSeconds: 29,
+    }),
+  );
+
+  const worker = (await import("../lambdas/handlers/enhance.ts")) as { handler: SqsHandler };
+  const poller = startEventSourcePoller({
+    sqs,
+    queueUrl: enhanceQueue.url,
+    queueArn: enhanceQueue.arn,
+    region,
+    handler: worker.handler,
+    functionName: "enhance",
+    batchSize: ENHANCE_QUEUE_SETTINGS.batchSize,
+    concurrency: local.workerConcurrency,
+    timeoutSeconds: ENHANCE_QUEUE_SETTINGS.workerTimeoutSeconds,
+    log: logger,
+  });
+  const bridge = startNotificationBridge({
+    spy: fauxqs.spy,
+    s3,
+    sqs,
+    bucket: baseConfig.rawBucket,
+    queueUrl: enhanceQueue.url,
+    region,
+    log: logger,
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    apiUrl,
+    s3Endpoint: emulatorUrl,
+    assetsBaseUrl,
+    databaseUrl: baseConfig.databaseUrl,
+    dataDir: local.dataDir,
+    stop() {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((done) => server.close(() => done()));
+        server.closeIdleConnections();
+        await bridge.stop();
+        await poller.stop();
+        await closed;
+        await fauxqs.stop();
+        const { closeRuntime } = await import("../lambdas/handlers/runtime.ts");
+        await closeRuntime();
+      })();
+      return stopping;
+    },
+  };
+};
