@@ -53,7 +53,6 @@ export const toSqsRecord = (message: Message, queueArn: string, region: string):
  */
 export const startEventSourcePoller = (options: PollerOptions) => {
   const { sqs, queueUrl, queueArn, region, handler, log } = options;
-  const abort = new AbortController();
   let running = true;
 
   const runBatch = async (messages: Message[]): Promise<void> => {
@@ -91,7 +90,6 @@ export const startEventSourcePoller = (options: PollerOptions) => {
             WaitTimeSeconds: options.waitTimeSeconds ?? 1,
             MessageSystemAttributeNames: ["All"],
           }),
-          { abortSignal: abort.signal },
         );
         messages = received.Messages ?? [];
       } catch (error) {
@@ -113,10 +111,13 @@ export const startEventSourcePoller = (options: PollerOptions) => {
   const loops = Array.from({ length: options.concurrency }, () => pollLoop());
 
   return {
-    /** Stops receiving; batches already handed to the worker finish and are acknowledged. */
+    /**
+     * Stops receiving. A long poll under way is allowed to end (aborting it client-side would leave the
+     * emulator delivering into the void, spending one of the message's receives) and whatever it
+     * brings is processed; batches already handed to the worker finish and are acknowledged.
+     */
     async stop(): Promise<void> {
       running = false;
-      abort.abort();
       await Promise.all(loops);
     },
   };

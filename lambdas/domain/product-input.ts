@@ -51,20 +51,27 @@ export const createProductsSchema = z
       .min(1, "must contain at least 1 product")
       .max(MAX_PRODUCTS_PER_REQUEST, `must contain at most ${MAX_PRODUCTS_PER_REQUEST} products`),
   })
-  .strict()
-  .superRefine(({ products }, ctx) => {
-    const firstIndexBySku = new Map<string, number>();
-    products.forEach((product, index) => {
-      const first = firstIndexBySku.get(product.sku);
-      if (first === undefined) firstIndexBySku.set(product.sku, index);
-      else
-        ctx.addIssue({
-          code: "custom",
-          path: ["products", index, "sku"],
-          message: `duplicates products[${first}].sku (${product.sku})`,
-        });
-    });
+  .strict();
+
+/**
+ * A sku twice in one request is an error of the later item. Checked on the raw body, beside the schema,
+ * because zod skips refinements of an array whose items already failed, and the 400 must name every problem.
+ */
+const duplicateSkuProblems = (body: unknown): FieldProblem[] => {
+  const items = (body as { products?: unknown } | null)?.products;
+  if (!Array.isArray(items)) return [];
+  const firstIndexBySku = new Map<string, number>();
+  return items.flatMap((item, index) => {
+    const sku = (item as { sku?: unknown } | null)?.sku;
+    if (typeof sku !== "string" || sku.trim() === "") return [];
+    const first = firstIndexBySku.get(sku.trim());
+    if (first === undefined) {
+      firstIndexBySku.set(sku.trim(), index);
+      return [];
+    }
+    return [{ path: `products[${index}].sku`, message: `duplicates products[${first}].sku (${sku.trim()})` }];
   });
+};
 
 export const createUploadSchema = z.object({ contentType: contentTypeField }).strict();
 
@@ -88,10 +95,19 @@ const problemsOf = (error: z.ZodError): FieldProblem[] =>
     return [{ path: formatPath(issue.path) || "(body)", message }];
   });
 
+const validationFailed = (details: FieldProblem[]) =>
+  new AppError("VALIDATION_FAILED", `the request has ${details.length} invalid field(s)`, details);
+
 /** Validates a request body, naming every bad field at once rather than the first. */
 export const parseRequest = <Schema extends z.ZodType>(schema: Schema, body: unknown): z.output<Schema> => {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const details = problemsOf(result.error);
-  throw new AppError("VALIDATION_FAILED", `the request has ${details.length} invalid field(s)`, details);
+  throw validationFailed(problemsOf(result.error));
+};
+
+export const parseCreateProducts = (body: unknown): z.output<typeof createProductsSchema> => {
+  const result = createProductsSchema.safeParse(body);
+  const details = [...(result.success ? [] : problemsOf(result.error)), ...duplicateSkuProblems(body)];
+  if (details.length > 0 || !result.success) throw validationFailed(details);
+  return result.data;
 };

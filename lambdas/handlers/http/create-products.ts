@@ -1,4 +1,4 @@
-import { createProductsSchema, parseRequest } from "../../domain/product-input.ts";
+import { parseCreateProducts } from "../../domain/product-input.ts";
 import { type ApiDeps, createProducts } from "../../domain/products.ts";
 import { apiDepsFromEnvironment } from "../runtime.ts";
 import { httpHandler, json } from "./http-handler.ts";
@@ -6,7 +6,7 @@ import { httpHandler, json } from "./http-handler.ts";
 export const createProductsHandler = (deps: ApiDeps) =>
   httpHandler(
     async (event) => {
-      const { products } = parseRequest(createProductsSchema, event.body);
+      const { products } = parseCreateProducts(event.body);
       const results = await createProducts(deps, products);
       return json(results.some((result) => result.created) ? 201 : 200, { products: results });
     },

@@ -1,0 +1,273 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMysqlDb } from "../../lambdas/adapters/database.ts";
+import { createObjectStore } from "../../lambdas/adapters/object-store.ts";
+import { createProductRepository } from "../../lambdas/adapters/product-repository.ts";
+import { createQueueProbe } from "../../lambdas/adapters/queue.ts";
+import type { ApiDeps } from "../../lambdas/domain/products.ts";
+import { startApiServer } from "../support/api-server.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { CORPUS, postFile } from "../support/upload.ts";
+
+let database: TestDatabase;
+let emulator: TestEmulator;
+let api: { url: string; close(): Promise<void> };
+let deps: ApiDeps;
+
+const product = (sku: string, overrides: Record<string, unknown> = {}) => ({
+  sku,
+  title: `Mug ${sku}`,
+  category: "kitchen",
+  mrp: "499.00",
+  price: 449,
+  discount: "10",
+  gst: 18,
+  contentType: "image/jpeg",
+  ...overrides,
+});
+
+const request = async (
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) => {
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? JSON.parse(text) : undefined,
+    text,
+  };
+};
+
+const productCount = async () =>
+  Number(
+    (
+      await database.db
+        .selectFrom("products")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+
+beforeAll(async () => {
+  database = await createTestDatabase("api");
+  emulator = await startTestEmulator();
+  deps = {
+    repository: createProductRepository(database.db),
+    objectStore: createObjectStore(emulator.s3),
+    queue: createQueueProbe(emulator.sqs, emulator.queue.url),
+    settings: {
+      rawBucket: emulator.rawBucket,
+      enhancedBucket: emulator.enhancedBucket,
+      maxUploadBytes: 25 * 1024 * 1024,
+      uploadUrlTtlSeconds: 900,
+      assetsBaseUrl: "https://cdn.example.test",
+    },
+    clock: () => new Date(),
+  };
+  api = await startApiServer(deps, { s3: emulator.s3, bucket: emulator.enhancedBucket });
+});
+
+afterAll(async () => {
+  await api.close();
+  await emulator.stop();
+  await database.drop();
+});
+
+describe("POST /products", () => {
+  it("creates products in bulk and hands each a working presigned POST", async () => {
+    const response = await request("POST", "/products", {
+      products: [product("API-1"), product("API-2", { contentType: "image/png" })],
+    });
+    expect(response.status).toBe(201);
+    const [first, second] = response.body.products;
+    expect(first).toMatchObject({ sku: "API-1", status: "pending", created: true, statusReason: null });
+    expect(first.upload.key).toMatch(new RegExp(`^raw/${first.id}/[0-9a-f-]{36}\\.jpg$`));
+    expect(second.upload.key).toMatch(/\.png$/);
+    expect(second.upload.fields["Content-Type"]).toBe("image/png");
+    expect(Date.parse(first.upload.expiresAt) - Date.now()).toBeGreaterThan(890_000);
+
+    const stored = await database.db
+      .selectFrom("products")
+      .selectAll()
+      .where("id", "=", first.id)
+      .executeTakeFirstOrThrow();
+    expect(stored).toMatchObject({
+      mrp: "499.00",
+      price: "449.00",
+      discount: "10.00",
+      gst: "18.00",
+      status: "pending",
+    });
+    const upload = await database.db
+      .selectFrom("product_uploads")
+      .selectAll()
+      .where("object_key", "=", first.upload.key)
+      .executeTakeFirstOrThrow();
+    expect(upload).toMatchObject({ product_id: first.id, content_type: "image/jpeg" });
+
+    const posted = await postFile(first.upload, `${CORPUS}apple.jpg`);
+    expect(posted.status).toBe(201);
+    expect(posted.text).toContain(`<Key>${first.upload.key}</Key>`);
+  });
+
+  it("returns a known sku's product instead of creating a duplicate", async () => {
+    const before = await request("POST", "/products", { products: [product("IDEM-1")] });
+    const again = await request("POST", "/products", { products: [product("IDEM-1", { title: "other" })] });
+    expect(again.status).toBe(200);
+    expect(again.body.products[0]).toMatchObject({
+      id: before.body.products[0].id,
+      created: false,
+      status: "pending",
+    });
+    expect(again.body.products[0].upload.key).not.toBe(before.body.products[0].upload.key);
+    const rows = await database.db.selectFrom("products").select("id").where("sku", "=", "IDEM-1").execute();
+    expect(rows).toHaveLength(1);
+  });
+
+  it("rejects an invalid bulk request whole, naming every bad field, and writes nothing", async () => {
+    const before = await productCount();
+    const response = await request("POST", "/products", {
+      products: [
+        product("GOOD-1"),
+        product("BAD-1", { price: "600.00" }),
+        product("BAD-2", { title: "", contentType: "image/svg+xml", gst: "abc" }),
+        { sku: "BAD-3" },
+        product("GOOD-1"),
+      ],
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe("VALIDATION_FAILED");
+    const paths = response.body.error.details.map((detail: { path: string }) => detail.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "products[1].price",
+        "products[2].title",
+        "products[2].contentType",
+        "products[2].gst",
+        "products[3].title",
+        "products[3].category",
+        "products[3].mrp",
+        "products[3].price",
+        "products[3].gst",
+        "products[3].contentType",
+        "products[4].sku",
+      ]),
+    );
+    const priceProblem = response.body.error.details.find(
+      (detail: { path: string }) => detail.path === "products[1].price",
+    );
+    expect(priceProblem.message).toContain("mrp");
+    expect(await productCount()).toBe(before);
+  });
+
+  it("answers malformed JSON and non-JSON bodies with a JSON error", async () => {
+    const malformed = await request("POST", "/products", "{not json");
+    expect(malformed.status).toBe(422);
+    expect(malformed.body.error.code).toBe("MALFORMED_JSON");
+    const wrongType = await request("POST", "/products", undefined, { "content-type": "text/plain" });
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
+});
+
+describe("POST /products/{id}/uploads", () => {
+  it("issues a fresh upload, and refuses one for an approved product", async () => {
+    const created = await request("POST", "/products", { products: [product("UP-1")] });
+    const id = created.body.products[0].id;
+    const fresh = await request("POST", `/products/${id}/uploads`, { contentType: "image/webp" });
+    expect(fresh.status).toBe(201);
+    expect(fresh.body.upload.key).toMatch(new RegExp(`^raw/${id}/.+\\.webp$`));
+
+    const invalid = await request("POST", `/products/${id}/uploads`, { contentType: "application/pdf" });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.details[0].path).toBe("contentType");
+
+    await database.db.updateTable("products").set({ status: "approved" }).where("id", "=", id).execute();
+    const refused = await request("POST", `/products/${id}/uploads`, { contentType: "image/jpeg" });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain("approved");
+  });
+
+  it("answers 404 for an unknown product", async () => {
+    const response = await request("POST", "/products/00000000-0000-4000-8000-000000000000/uploads", {
+      contentType: "image/jpeg",
+    });
+    expect(response.status).toBe(404);
+    expect(response.body.error.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("GET /products/{id}", () => {
+  it("returns the product with its money as exact decimals", async () => {
+    const created = await request("POST", "/products", {
+      products: [product("GET-1", { mrp: 19.99, price: "19.99" })],
+    });
+    const response = await request("GET", `/products/${created.body.products[0].id}`);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      sku: "GET-1",
+      mrp: "19.99",
+      price: "19.99",
+      status: "pending",
+      images: [],
+    });
+    expect(response.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
+  it("answers 404 for an unknown or malformed id, and for an unknown route", async () => {
+    expect((await request("GET", "/products/00000000-0000-4000-8000-000000000000")).status).toBe(404);
+    expect((await request("GET", "/products/not-an-id")).body.error.code).toBe("NOT_FOUND");
+    expect((await request("GET", "/nothing-here")).status).toBe(404);
+    expect((await request("DELETE", "/products")).status).toBe(405);
+  });
+});
+
+describe("errors and health", () => {
+  it("never leaks internals in a 5xx", async () => {
+    const broken = createMysqlDb("mysql://nobody:secret-password@127.0.0.1:3306/missing_database");
+    const brokenApi = await startApiServer(
+      { ...deps, repository: createProductRepository(broken) },
+      { s3: emulator.s3, bucket: emulator.enhancedBucket },
+    );
+    try {
+      const response = await fetch(`${brokenApi.url}/products/00000000-0000-4000-8000-000000000000`);
+      const text = await response.text();
+      expect(response.status).toBe(500);
+      expect(JSON.parse(text).error.code).toBe("INTERNAL");
+      expect(text).not.toMatch(/nobody|secret|missing_database|Access denied|ER_/i);
+      expect(text).toMatch(/request id [0-9a-f-]{36}/);
+
+      const health = await fetch(`${brokenApi.url}/health`);
+      const report = await health.json();
+      expect(health.status).toBe(503);
+      expect(report).toMatchObject({
+        status: "degraded",
+        checks: {
+          database: { status: "unavailable" },
+          objectStore: { status: "ok" },
+          queue: { status: "ok" },
+        },
+      });
+    } finally {
+      await brokenApi.close();
+      await broken.destroy();
+    }
+  });
+
+  it("reports every dependency reachable", async () => {
+    const response = await request("GET", "/health");
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      status: "ok",
+      checks: { database: { status: "ok" }, objectStore: { status: "ok" }, queue: { status: "ok" } },
+    });
+  });
+});

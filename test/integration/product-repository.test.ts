@@ -1,0 +1,241 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createProductRepository, transitionStatus } from "../../lambdas/adapters/product-repository.ts";
+import { StaleVersionError } from "../../lambdas/domain/errors.ts";
+import type { ProductRepository, SourceObject } from "../../lambdas/domain/ports.ts";
+import type { NewProduct } from "../../lambdas/domain/product-input.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+let database: TestDatabase;
+let repository: ProductRepository;
+const now = new Date("2026-01-02T03:04:05.678Z");
+
+const newProduct = (sku: string, overrides: Partial<NewProduct> = {}): NewProduct => ({
+  sku,
+  title: `Product ${sku}`,
+  category: "kitchen",
+  mrp: "99999999.99",
+  price: "1234.50",
+  discount: "12.50",
+  gst: "18.00",
+  contentType: "image/jpeg",
+  ...overrides,
+});
+
+const source = (key: string, etag = "etag-1"): SourceObject => ({ bucket: "raw", key, etag, bytes: 1000 });
+
+const historyOf = async (productId: string) =>
+  (await repository.history(productId)).map(
+    (entry) => `${entry.event}:${entry.fromStatus ?? ""}>${entry.toStatus ?? ""}`,
+  );
+
+beforeAll(async () => {
+  database = await createTestDatabase("repository");
+  repository = createProductRepository(database.db);
+});
+afterAll(async () => database.drop());
+
+describe("product repository", () => {
+  it("stores money exactly and is idempotent on sku", async () => {
+    const [first] = await repository.createProducts([newProduct("REPO-1")], now);
+    expect(first?.created).toBe(true);
+    const stored = await repository.findProduct(first?.product.id ?? "");
+    expect(stored).toMatchObject({
+      sku: "REPO-1",
+      mrp: "99999999.99",
+      price: "1234.50",
+      discount: "12.50",
+      gst: "18.00",
+      status: "pending",
+      version: 1,
+      lastSequence: 0,
+    });
+    expect(stored?.createdAt.toISOString()).toBe(now.toISOString());
+
+    const again = await repository.createProducts(
+      [newProduct("REPO-1", { title: "renamed" }), newProduct("REPO-2")],
+      now,
+    );
+    expect(again.map((result) => result.created)).toEqual([false, true]);
+    expect(again[0]?.product.id).toBe(first?.product.id);
+    expect(again[0]?.product.title).toBe("Product REPO-1");
+    const count = await database.db
+      .selectFrom("products")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("sku", "in", ["REPO-1", "REPO-2"])
+      .executeTakeFirstOrThrow();
+    expect(Number(count.n)).toBe(2);
+  });
+
+  it("creates concurrently requested skus once", async () => {
+    const batch = [newProduct("RACE-1"), newProduct("RACE-2")];
+    const [a, b] = await Promise.all([
+      repository.createProducts(batch, now),
+      repository.createProducts(batch, now),
+    ]);
+    expect(a?.map((result) => result.product.id)).toEqual(b?.map((result) => result.product.id));
+    const rows = await database.db
+      .selectFrom("products")
+      .select("id")
+      .where("sku", "in", ["RACE-1", "RACE-2"])
+      .execute();
+    expect(rows).toHaveLength(2);
+  });
+
+  it("runs a sequence pending → processing → pending_review and records every step", async () => {
+    const [{ product } = { product: undefined }] = await repository.createProducts(
+      [newProduct("SEQ-1")],
+      now,
+    );
+    if (!product) throw new Error("not created");
+    const key = `raw/${product.id}/u1.jpg`;
+
+    expect(await repository.claimSequence(product.id, "u1", source(key), now)).toEqual({
+      kind: "started",
+      sequence: 1,
+    });
+    expect((await repository.findProduct(product.id))?.status).toBe("processing");
+    // A second delivery of the same object while the first is mid-flight resumes the same sequence.
+    expect(await repository.claimSequence(product.id, "u1", source(key), now)).toEqual({
+      kind: "resumed",
+      sequence: 1,
+    });
+    // A different photo waits until this one is done.
+    expect(await repository.claimSequence(product.id, "u2", source(`raw/${product.id}/u2.jpg`), now)).toEqual(
+      {
+        kind: "busy",
+      },
+    );
+
+    const variant = {
+      variant: "standard",
+      mode: "STANDARD",
+      key: `enhanced/${product.id}/1/standard.jpg`,
+      url: "http://cdn/standard.jpg",
+      format: "jpeg",
+      width: 2000,
+      height: 1250,
+      bytes: 123456,
+      processingMs: 321.4,
+      qualityMetadata: { sharpness: 50 },
+      sizeMetadata: { quality: 85 },
+    };
+    const sourceDetails = { key, url: null, bytes: 1000, width: 2560, height: 1600 };
+    await repository.completeSequence(product.id, 1, sourceDetails, [variant], now);
+    // Completing twice (a duplicate delivery) changes nothing.
+    await repository.completeSequence(product.id, 1, sourceDetails, [variant], now);
+
+    const done = await repository.findProduct(product.id);
+    expect(done).toMatchObject({ status: "pending_review", lastSequence: 1, version: 3 });
+    expect(await repository.currentImages(product.id)).toEqual([
+      {
+        sequence: 1,
+        variant: "standard",
+        key: variant.key,
+        format: "jpeg",
+        width: 2000,
+        height: 1250,
+        bytes: 123456,
+      },
+    ]);
+    expect(await historyOf(product.id)).toEqual([
+      "status_changed:pending>processing",
+      "variant_created:>",
+      "status_changed:processing>pending_review",
+    ]);
+    const variantRow = (await repository.history(product.id))[1];
+    expect(variantRow).toMatchObject({
+      sequence: 1,
+      mode: "STANDARD",
+      outputKey: variant.key,
+      outputWidth: 2000,
+      processingMs: 321,
+      qualityMetadata: { sharpness: 50 },
+      sizeMetadata: { quality: 85 },
+    });
+    expect(await repository.claimSequence(product.id, "u1", source(key), now)).toEqual({
+      kind: "finished",
+      sequence: 1,
+    });
+
+    // A new photo starts sequence 2 from pending_review.
+    expect(await repository.claimSequence(product.id, "u2", source(`raw/${product.id}/u2.jpg`), now)).toEqual(
+      {
+        kind: "started",
+        sequence: 2,
+      },
+    );
+    await repository.failSequence(product.id, 2, "the upload is a text file", now);
+    const failed = await repository.findProduct(product.id);
+    expect(failed).toMatchObject({
+      status: "failed",
+      statusReason: "the upload is a text file",
+      lastSequence: 2,
+    });
+    // The failed sequence made no images: the current images are still sequence 1's.
+    expect((await repository.currentImages(product.id)).map((image) => image.sequence)).toEqual([1]);
+    const last = (await repository.history(product.id)).at(-1);
+    expect(last).toMatchObject({
+      event: "status_changed",
+      toStatus: "failed",
+      error: "the upload is a text file",
+    });
+  });
+
+  it("refuses an upload for an approved product without starting a sequence", async () => {
+    const [{ product } = { product: undefined }] = await repository.createProducts(
+      [newProduct("APPROVED-1")],
+      now,
+    );
+    if (!product) throw new Error("not created");
+    await database.db
+      .updateTable("products")
+      .set({ status: "approved" })
+      .where("id", "=", product.id)
+      .execute();
+    expect(await repository.claimSequence(product.id, "u1", source(`raw/${product.id}/u1.jpg`), now)).toEqual(
+      {
+        kind: "refused",
+        status: "approved",
+      },
+    );
+    expect(
+      await repository.claimSequence("00000000-0000-0000-0000-000000000000", "u", source("raw/x"), now),
+    ).toEqual({
+      kind: "unknown-product",
+    });
+  });
+
+  it("writes nothing when the row changed since it was read (stale version)", async () => {
+    const [{ product } = { product: undefined }] = await repository.createProducts(
+      [newProduct("STALE-1")],
+      now,
+    );
+    if (!product) throw new Error("not created");
+    await database.db.updateTable("products").set({ version: 7 }).where("id", "=", product.id).execute();
+    await expect(
+      database.db
+        .transaction()
+        .execute((trx) =>
+          transitionStatus(trx, { product, to: "processing", reason: null, sequence: 1, now }),
+        ),
+    ).rejects.toBeInstanceOf(StaleVersionError);
+    expect(await repository.findProduct(product.id)).toMatchObject({ status: "pending", version: 7 });
+    expect(await repository.history(product.id)).toEqual([]);
+  });
+
+  it("refuses a move the status rules forbid", async () => {
+    const [{ product } = { product: undefined }] = await repository.createProducts(
+      [newProduct("RULES-1")],
+      now,
+    );
+    if (!product) throw new Error("not created");
+    await expect(
+      database.db
+        .transaction()
+        .execute((trx) =>
+          transitionStatus(trx, { product, to: "approved", reason: null, sequence: null, now }),
+        ),
+    ).rejects.toThrow("a product cannot move from pending to approved");
+    expect((await repository.findProduct(product.id))?.status).toBe("pending");
+  });
+});

@@ -1,0 +1,30 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { logger } from "../../lambdas/adapters/logger.ts";
+import type { ApiDeps } from "../../lambdas/domain/products.ts";
+import { createProductsHandler } from "../../lambdas/handlers/http/create-products.ts";
+import { createUploadHandler } from "../../lambdas/handlers/http/create-upload.ts";
+import { getProductHandler } from "../../lambdas/handlers/http/get-product.ts";
+import { healthHandler } from "../../lambdas/handlers/http/health.ts";
+import { ROUTES } from "../../lambdas/names.ts";
+import { createHttpGateway, type HttpLambda } from "../../local/http-gateway.ts";
+
+const factories: Record<(typeof ROUTES)[number]["handler"], (deps: ApiDeps) => HttpLambda> = {
+  "create-products": createProductsHandler,
+  "create-upload": createUploadHandler,
+  "get-product": getProductHandler,
+  health: healthHandler,
+};
+
+/** The shared route table served by the local gateway, with handlers built from the test's own deps. */
+export const startApiServer = async (deps: ApiDeps, assets: { s3: S3Client; bucket: string }) => {
+  const routes = ROUTES.map((definition) => ({ definition, handler: factories[definition.handler](deps) }));
+  const server = createServer(createHttpGateway({ routes, assets, log: logger, timeoutSeconds: 29 }));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+};
