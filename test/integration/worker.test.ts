@@ -207,7 +207,13 @@ describe("enhance worker", () => {
 
   it("fails an upload over the size limit, naming both sizes, before reading it", async () => {
     const big = await sharp({
-      create: { width: 1400, height: 1400, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 60 } },
+      create: {
+        width: 1400,
+        height: 1400,
+        channels: 3,
+        background: "#808080",
+        noise: { type: "gaussian", mean: 128, sigma: 60 },
+      },
     })
       .png({ compressionLevel: 0 })
       .toBuffer();
