@@ -1,0 +1,210 @@
+import { readFile } from "node:fs/promises";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropDatabase } from "../../lambdas/adapters/database.ts";
+import { uniqueDatabaseUrl } from "../support/database.ts";
+import { type LocalStackProcess, startLocalStackProcess } from "../support/local-stack-process.ts";
+import { CORPUS, eventually, postUpload } from "../support/upload.ts";
+
+/**
+ * The whole pipeline through `npm start`'s code, touched over HTTP only: the API, presigned POSTs to
+ * the emulated S3, the bridged notification, the queue, the worker and the image URLs.
+ */
+const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
+const databaseUrl = uniqueDatabaseUrl("e2e");
+let stack: LocalStackProcess;
+
+interface Ticket {
+  url: string;
+  fields: Record<string, string>;
+  key: string;
+}
+interface Created {
+  id: string;
+  sku: string;
+  status: string;
+  created: boolean;
+  upload: Ticket;
+}
+
+const api = async (method: string, path: string, body?: unknown) => {
+  const response = await fetch(`${stack.apiUrl}${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: await response.json() };
+};
+
+const item = (sku: string, contentType = "image/jpeg") => ({
+  sku,
+  title: `E2E ${sku}`,
+  category: "e2e",
+  mrp: "100.00",
+  price: "80.00",
+  discount: "20",
+  gst: "12",
+  contentType,
+});
+
+const settled = (id: string) =>
+  eventually(
+    async () => {
+      const { body } = await api("GET", `/products/${id}`);
+      return ["pending_review", "failed"].includes(body.status) ? body : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: `product ${id} to settle` },
+  );
+
+beforeAll(async () => {
+  stack = await startLocalStackProcess({
+    DATABASE_URL: databaseUrl,
+    MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+    LOCAL_VISIBILITY_TIMEOUT_SECONDS: "2",
+  });
+});
+
+afterAll(async () => {
+  const code = await stack?.stop();
+  await dropDatabase(databaseUrl);
+  expect(code, `the local stack should stop cleanly on Ctrl-C:\n${stack?.output()}`).toBe(0);
+});
+
+describe("the local pipeline, end to end over HTTP", () => {
+  it("reports every dependency healthy", async () => {
+    const { status, body } = await api("GET", "/health");
+    expect(status).toBe(200);
+    expect(body.status).toBe("ok");
+  });
+
+  it("takes real photos from bulk creation to pending_review with clean standard variants", async () => {
+    const photos = [
+      { file: "LadyBird.jpg", type: "image/jpeg", expected: [2000, 1250] },
+      { file: "Wood.jpg", type: "image/jpeg", expected: [2000, 1500] },
+      { file: "chicky_512.png", type: "image/png", expected: [512, 512] },
+      { file: "box.png", type: "image/png", expected: [324, 223] },
+      { file: "apple.jpg", type: "image/jpeg", expected: [512, 512] },
+    ];
+    const { status, body } = await api("POST", "/products", {
+      products: photos.map((photo, index) => item(`E2E-PHOTO-${index}`, photo.type)),
+    });
+    expect(status).toBe(201);
+    const products = body.products as Created[];
+    expect(products.map((product) => product.status)).toEqual(photos.map(() => "pending"));
+
+    await Promise.all(
+      photos.map(async (photo, index) => {
+        const posted = await postUpload(
+          (products[index] as Created).upload,
+          await readFile(`${CORPUS}${photo.file}`),
+        );
+        expect(posted.status).toBe(201);
+      }),
+    );
+
+    for (const [index, photo] of photos.entries()) {
+      const product = await settled((products[index] as Created).id);
+      expect(product.status, `${photo.file}: ${product.statusReason}`).toBe("pending_review");
+      expect(product.images).toHaveLength(1);
+      const [image] = product.images;
+      expect(image).toMatchObject({
+        variant: "standard",
+        format: "jpeg",
+        width: photo.expected[0],
+        height: photo.expected[1],
+      });
+
+      const served = await fetch(image.url);
+      expect(served.status).toBe(200);
+      expect(served.headers.get("content-type")).toBe("image/jpeg");
+      const bytes = new Uint8Array(await served.arrayBuffer());
+      expect(bytes.length).toBe(image.bytes);
+      const metadata = await sharp(bytes).metadata();
+      expect(metadata.format).toBe("jpeg");
+      expect(Math.max(metadata.width, metadata.height)).toBeLessThanOrEqual(2000);
+      expect([metadata.width, metadata.height]).toEqual(photo.expected);
+      expect(metadata.space).toBe("srgb");
+      expect(metadata.channels).toBe(3);
+      expect(metadata.exif).toBeUndefined();
+      expect(metadata.icc).toBeUndefined();
+    }
+
+    // The translucent PNG was flattened on white: each output pixel is alpha·colour + (1 − alpha)·255.
+    const chicky = await settled((products[2] as Created).id);
+    const source = await sharp(`${CORPUS}chicky_512.png`).raw().toBuffer({ resolveWithObject: true });
+    const output = await sharp(new Uint8Array(await (await fetch(chicky.images[0].url)).arrayBuffer()))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    let mostTransparent = 3;
+    for (let alpha = 3; alpha < source.data.length; alpha += 4) {
+      if ((source.data[alpha] ?? 255) < (source.data[mostTransparent] ?? 255)) mostTransparent = alpha;
+    }
+    const pixel = (mostTransparent - 3) / 4;
+    const alpha = (source.data[mostTransparent] ?? 255) / 255;
+    expect(alpha).toBeLessThan(0.6);
+    for (let channel = 0; channel < 3; channel += 1) {
+      const onWhite = alpha * (source.data[pixel * 4 + channel] ?? 0) + (1 - alpha) * 255;
+      expect(Math.abs((output.data[pixel * 3 + channel] ?? 0) - onWhite)).toBeLessThan(12);
+    }
+  });
+
+  it("fails a text file sent as image/jpeg with a reason a seller can act on", async () => {
+    const { body } = await api("POST", "/products", { products: [item("E2E-TEXT")] });
+    const [product] = body.products as Created[];
+    if (!product) throw new Error("no product");
+    await postUpload(product.upload, new TextEncoder().encode("This is a shopping list, not a photo.\n"));
+    const failed = await settled(product.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.statusReason).toMatch(
+      /^the upload is a text file \(declared as image\/jpeg\), not a JPEG, PNG/,
+    );
+    expect(failed.images).toEqual([]);
+  });
+
+  it("fails an upload over the size limit with a reason naming both sizes", async () => {
+    const { body } = await api("POST", "/products", { products: [item("E2E-HUGE")] });
+    const [product] = body.products as Created[];
+    if (!product) throw new Error("no product");
+    const elephants = await readFile(`${CORPUS}elephants-3840x2160.jpg`);
+    // The emulator accepts what real S3 would refuse under the policy; the worker must catch it.
+    expect((await postUpload(product.upload, elephants)).status).toBe(201);
+    const failed = await settled(product.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.statusReason).toContain("the photo is 8.09 MB; the limit is 5 MB");
+  });
+
+  it("processes the same object once when it is uploaded twice", async () => {
+    const { body } = await api("POST", "/products", { products: [item("E2E-TWICE")] });
+    const [product] = body.products as Created[];
+    if (!product) throw new Error("no product");
+    const photo = await readFile(`${CORPUS}orange.jpg`);
+    await postUpload(product.upload, photo);
+    const first = await settled(product.id);
+    await postUpload(product.upload, photo);
+    // Give the bridge and worker time to see the second upload, then check nothing moved.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const after = (await api("GET", `/products/${product.id}`)).body;
+    expect(after).toMatchObject({ status: "pending_review", sequence: 1, updatedAt: first.updatedAt });
+    expect(after.images).toHaveLength(1);
+  });
+
+  it("answers an invalid bulk request with 400 naming each field, and writes none of it", async () => {
+    const invalid = await api("POST", "/products", {
+      products: [
+        item("E2E-VALID-1"),
+        { ...item("E2E-BAD-1"), price: "120.00" },
+        { ...item("E2E-BAD-2"), mrp: "-1" },
+      ],
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.details.map((detail: { path: string }) => detail.path).sort()).toEqual([
+      "products[1].price",
+      "products[2].mrp",
+    ]);
+    // Had the valid item been written, this would return it with created: false.
+    const retry = await api("POST", "/products", { products: [item("E2E-VALID-1")] });
+    expect(retry.status).toBe(201);
+    expect(retry.body.products[0].created).toBe(true);
+  });
+});

@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+export interface LocalStackProcess {
+  apiUrl: string;
+  output(): string;
+  /** Sends Ctrl-C and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `bin/local.ts` as `npm start` would (same Node, fresh process, configured by environment
+ * only) on free ports and its own data folder, and waits until it prints its API address.
+ */
+export const startLocalStackProcess = async (env: Record<string, string>): Promise<LocalStackProcess> => {
+  const dataDir = await mkdtemp(join(tmpdir(), "pixel-lab-e2e-"));
+  const child: ChildProcess = spawn(process.execPath, ["bin/local.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: "0",
+      LOCAL_S3_PORT: "0",
+      LOCAL_DATA_DIR: dataDir,
+      POWERTOOLS_LOG_LEVEL: "WARN",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+
+  const apiUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`local stack did not start:\n${output}`)), 30_000);
+    const look = () => {
+      const match = /API\s+(http:\/\/\S+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on("data", look);
+    exited.then((code) => reject(new Error(`local stack exited with ${code}:\n${output}`)));
+  });
+
+  return {
+    apiUrl,
+    output: () => output,
+    async stop() {
+      child.kill("SIGINT");
+      const code = await exited;
+      await rm(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+};
