@@ -34,14 +34,21 @@ const api = (values.api ?? "").replace(/\/+$/, "");
 const folder = resolve(positionals[0] ?? new URL("../samples/", import.meta.url).pathname);
 const timeoutMs = Number(values.timeout) * 1000;
 
-const call = async (method: string, path: string, body?: unknown) => {
+interface Product {
+  id: string;
+  status: string;
+  statusReason: string | null;
+  images: { variant: string; width: number; height: number; bytes: number; url: string }[];
+}
+
+const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
   const response = await fetch(`${api}${path}`, {
     method,
     ...(body === undefined
       ? {}
       : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
   });
-  const payload = await response.json();
+  const payload = (await response.json()) as T;
   if (!response.ok)
     throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(payload)}`);
   return payload;
@@ -67,10 +74,9 @@ const products = files.map((file) => ({
   contentType: CONTENT_TYPES[extname(file).toLowerCase()],
 }));
 process.stdout.write(`Creating ${files.length} products at ${api} for the photos in ${folder}\n`);
-const created = (await call("POST", "/products", { products })).products as {
-  id: string;
-  upload: { url: string; fields: Record<string, string> };
-}[];
+const { products: created } = await call<{
+  products: { id: string; upload: { url: string; fields: Record<string, string> } }[];
+}>("POST", "/products", { products });
 
 const results = await Promise.all(
   files.map(async (file, index) => {
@@ -83,7 +89,7 @@ const results = await Promise.all(
     const upload = await fetch(product.upload.url, { method: "POST", body: form });
     if (!upload.ok) throw new Error(`uploading ${file} answered ${upload.status}: ${await upload.text()}`);
     for (;;) {
-      const current = await call("GET", `/products/${product.id}`);
+      const current = await call<Product>("GET", `/products/${product.id}`);
       if (SETTLED.has(current.status))
         return { file, seconds: (performance.now() - started) / 1000, product: current };
       if (performance.now() - started > timeoutMs)
@@ -96,13 +102,7 @@ const results = await Promise.all(
 for (const { file, seconds, product } of results) {
   process.stdout.write(`\n${file}  →  ${product.status}  (${seconds.toFixed(2)} s)  product ${product.id}\n`);
   if (product.statusReason) process.stdout.write(`  reason: ${product.statusReason}\n`);
-  for (const image of product.images as {
-    variant: string;
-    width: number;
-    height: number;
-    bytes: number;
-    url: string;
-  }[]) {
+  for (const image of product.images) {
     process.stdout.write(
       `  ${image.variant}  ${image.width}×${image.height}  ${(image.bytes / 1024).toFixed(0)} KB  ${image.url}\n`,
     );
