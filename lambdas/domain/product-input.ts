@@ -36,10 +36,11 @@ export const newProductSchema = z
     contentType: contentTypeField,
   })
   .strict()
-  .superRefine((product, ctx) => {
-    if (toHundredths(product.price) > toHundredths(product.mrp)) {
-      ctx.addIssue({ code: "custom", path: ["price"], message: `must not exceed mrp (${product.mrp})` });
-    }
+  .refine((product) => toHundredths(product.price) <= toHundredths(product.mrp), {
+    path: ["price"],
+    error: (issue) => `must not exceed mrp (${(issue.input as { mrp: string }).mrp})`,
+    // Compared whenever both amounts are valid, even if other fields are not: the 400 names every problem.
+    when: (payload) => !payload.issues.some((issue) => issue.path?.[0] === "price" || issue.path?.[0] === "mrp"),
   });
 
 export type NewProduct = z.output<typeof newProductSchema>;
