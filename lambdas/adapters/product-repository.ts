@@ -12,7 +12,7 @@ import type {
   UploadRecord,
   VariantRecord,
 } from "../domain/ports.ts";
-import type { NewProduct } from "../domain/product-input.ts";
+import { type NewProduct, skuIdentity } from "../domain/product-input.ts";
 import { assertTransition, canTransition, type ProductStatus } from "../domain/product-status.ts";
 import { type Database, type Db, isDuplicateKeyError, type ProductsTable, readJson } from "./database.ts";
 
@@ -94,12 +94,12 @@ export const createProductRepository = (db: Db): ProductRepository => ({
         const skus = products.map((product) => product.sku);
         const existing = new Map(
           (await trx.selectFrom("products").selectAll().where("sku", "in", skus).execute()).map((row) => [
-            row.sku,
+            skuIdentity(row.sku),
             toProduct(row),
           ]),
         );
         const fresh = products
-          .filter((product) => !existing.has(product.sku))
+          .filter((product) => !existing.has(skuIdentity(product.sku)))
           .map((product) => ({
             id: randomUUID(),
             sku: product.sku,
@@ -116,12 +116,14 @@ export const createProductRepository = (db: Db): ProductRepository => ({
           }));
         if (fresh.length > 0) await trx.insertInto("products").values(fresh).execute();
         const created = new Map(
-          fresh.map((row) => [row.sku, toProduct({ ...row, last_sequence: 0, version: 1 })] as const),
+          fresh.map(
+            (row) => [skuIdentity(row.sku), toProduct({ ...row, last_sequence: 0, version: 1 })] as const,
+          ),
         );
         return products.map((product) => {
-          const known = existing.get(product.sku);
+          const known = existing.get(skuIdentity(product.sku));
           if (known) return { product: known, created: false };
-          return { product: created.get(product.sku) as Product, created: true };
+          return { product: created.get(skuIdentity(product.sku)) as Product, created: true };
         });
       });
     try {

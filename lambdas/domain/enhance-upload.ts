@@ -2,7 +2,7 @@ import { PermanentFailure } from "./errors.ts";
 import { describeUnsupported, SUPPORTED_FORMATS_TEXT, sniffImageFormat } from "./image-formats.ts";
 import { enhancedKey, parseRawKey } from "./object-keys.ts";
 import type { Clock, Log, ObjectStore, ProductRepository, VariantRecord } from "./ports.ts";
-import { formatMegabytes } from "./sizes.ts";
+import { describeOverLimit } from "./sizes.ts";
 import { readHeader, renderStandardVariant, STANDARD_VARIANT } from "./standard-variant.ts";
 
 export interface WorkerSettings {
@@ -104,8 +104,9 @@ export const enhanceUpload = async (
     // The local emulator does not enforce the presigned POST's content-length-range, and a
     // policy is only as good as the code that checks it: measure before reading.
     if (head.bytes > limit) {
+      const sizes = describeOverLimit(head.bytes, limit);
       throw new PermanentFailure(
-        `the photo is ${formatMegabytes(head.bytes)}; the limit is ${formatMegabytes(limit)}. Compress or resize it and upload again`,
+        `the photo is ${sizes.size}; the limit is ${sizes.limit}. Compress or resize it and upload again`,
       );
     }
     const started = performance.now();

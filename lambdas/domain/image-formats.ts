@@ -24,14 +24,16 @@ const ascii = (bytes: Uint8Array, start: number, end: number): string =>
   String.fromCharCode(...bytes.subarray(start, end));
 
 /** Formats sharp can decode but the pipeline refuses, named so the reason tells the seller what they sent. */
-const REFUSED_SIGNATURES: { name: string; test: (bytes: Uint8Array) => boolean }[] = [
-  { name: "PDF", test: (b) => ascii(b, 0, 5) === "%PDF-" },
+const REFUSED_SIGNATURES: { name: string; article: "a" | "an"; test: (bytes: Uint8Array) => boolean }[] = [
+  { name: "PDF", article: "a", test: (b) => ascii(b, 0, 5) === "%PDF-" },
   {
     name: "SVG",
+    article: "an",
     test: (b) => /^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<svg[\s>]/i.test(ascii(b, 0, 512)),
   },
   {
     name: "HEIC",
+    article: "a",
     test: (b) =>
       ascii(b, 4, 8) === "ftyp" && ["heic", "heix", "mif1", "msf1", "hevc"].includes(ascii(b, 8, 12)),
   },
@@ -55,7 +57,7 @@ export const sniffImageFormat = (bytes: Uint8Array): ImageFormat | undefined => 
 /** A human name for what an unsupported file looks like, for the failure reason. */
 export const describeUnsupported = (bytes: Uint8Array): string => {
   const refused = REFUSED_SIGNATURES.find((signature) => signature.test(bytes));
-  if (refused) return `a ${refused.name} file`;
+  if (refused) return `${refused.article} ${refused.name} file`;
   if (bytes.length === 0) return "an empty file";
   const printable = bytes
     .subarray(0, 256)

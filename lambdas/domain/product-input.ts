@@ -40,7 +40,10 @@ export const newProductSchema = z
     path: ["price"],
     error: (issue) => `must not exceed mrp (${(issue.input as { mrp: string }).mrp})`,
     // Compared whenever both amounts are valid, even if other fields are not: the 400 names every problem.
-    when: (payload) => !payload.issues.some((issue) => issue.path?.[0] === "price" || issue.path?.[0] === "mrp"),
+    when: (payload) =>
+      typeof payload.value === "object" &&
+      payload.value !== null &&
+      !payload.issues.some((issue) => issue.path?.[0] === "price" || issue.path?.[0] === "mrp"),
   });
 
 export type NewProduct = z.output<typeof newProductSchema>;
@@ -54,6 +57,9 @@ export const createProductsSchema = z
   })
   .strict();
 
+/** Skus are unique regardless of case, as the database's unique key sees them. */
+export const skuIdentity = (sku: string): string => sku.trim().toLowerCase();
+
 /**
  * A sku twice in one request is an error of the later item. Checked on the raw body, beside the schema,
  * because zod skips refinements of an array whose items already failed, and the 400 must name every problem.
@@ -65,9 +71,11 @@ const duplicateSkuProblems = (body: unknown): FieldProblem[] => {
   return items.flatMap((item, index) => {
     const sku = (item as { sku?: unknown } | null)?.sku;
     if (typeof sku !== "string" || sku.trim() === "") return [];
-    const first = firstIndexBySku.get(sku.trim());
+    // The unique key compares skus case-insensitively (utf8mb4_unicode_ci), so this does too.
+    const identity = skuIdentity(sku);
+    const first = firstIndexBySku.get(identity);
     if (first === undefined) {
-      firstIndexBySku.set(sku.trim(), index);
+      firstIndexBySku.set(identity, index);
       return [];
     }
     return [{ path: `products[${index}].sku`, message: `duplicates products[${first}].sku (${sku.trim()})` }];

@@ -26,7 +26,7 @@ export interface RenderedVariant {
   bytes: number;
 }
 
-const megapixels = (pixels: number): string => `${(pixels / 1_000_000).toFixed(1)} MP`;
+const megapixels = (pixels: number): string => `${(pixels / 1_000_000).toFixed(1).replace(/\.0$/, "")} MP`;
 
 /**
  * Reads dimensions from the header alone, so a 20000×20000 PNG of a few KB is refused before

@@ -66,6 +66,12 @@ describe("product repository", () => {
     expect(Number(count.n)).toBe(2);
   });
 
+  it("treats skus that differ only in case as the same product, as the unique key does", async () => {
+    const [lower] = await repository.createProducts([newProduct("case-sku-1")], now);
+    const [upper] = await repository.createProducts([newProduct("CASE-SKU-1")], now);
+    expect(upper).toMatchObject({ created: false, product: { id: lower?.product.id, sku: "case-sku-1" } });
+  });
+
   it("creates concurrently requested skus once", async () => {
     const batch = [newProduct("RACE-1"), newProduct("RACE-2")];
     const [a, b] = await Promise.all([

@@ -28,10 +28,18 @@ describe("product status rules", () => {
 
   it("refuses a forbidden move with a conflict naming both statuses", () => {
     expect(() => assertTransition("pending", "approved")).toThrowError(AppError);
-    expect(() => assertTransition("approved", "processing")).toThrowError("a product cannot move from approved to processing");
+    expect(() => assertTransition("approved", "processing")).toThrowError(
+      "a product cannot move from approved to processing",
+    );
   });
 
   it("takes new photos in every status but approved", () => {
-    expect(PRODUCT_STATUSES.filter(acceptsUploads)).toEqual(["pending", "processing", "pending_review", "rejected", "failed"]);
+    expect(PRODUCT_STATUSES.filter(acceptsUploads)).toEqual([
+      "pending",
+      "processing",
+      "pending_review",
+      "rejected",
+      "failed",
+    ]);
   });
 });
