@@ -189,13 +189,24 @@ export interface HealthReport {
   checks: { database: CheckResult; objectStore: CheckResult; queue: CheckResult };
 }
 
+/** A dependency that has not answered by then counts as unavailable: a health check must not hang. */
+export const HEALTH_PROBE_TIMEOUT_MS = 3000;
+
 const timed = async (probe: () => Promise<void>): Promise<CheckResult> => {
   const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await probe();
+    await Promise.race([
+      probe(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timed out")), HEALTH_PROBE_TIMEOUT_MS);
+      }),
+    ]);
     return { status: "ok", latencyMs: Math.round(performance.now() - started) };
   } catch {
     return { status: "unavailable", latencyMs: Math.round(performance.now() - started) };
+  } finally {
+    clearTimeout(timer);
   }
 };
 

@@ -262,6 +262,24 @@ describe("errors and health", () => {
     }
   });
 
+  it("counts a dependency that never answers as unavailable instead of hanging", async () => {
+    const hangingApi = await startApiServer(
+      { ...deps, queue: { ping: () => new Promise<void>(() => undefined) } },
+      { s3: emulator.s3, bucket: emulator.enhancedBucket },
+    );
+    try {
+      const started = Date.now();
+      const response = await fetch(`${hangingApi.url}/health`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({
+        checks: { queue: { status: "unavailable" }, database: { status: "ok" } },
+      });
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await hangingApi.close();
+    }
+  });
+
   it("reports every dependency reachable", async () => {
     const response = await request("GET", "/health");
     expect(response.status).toBe(200);
