@@ -24,6 +24,7 @@ export const TABLES = {
   productImages: "product_images",
   enhancementHistory: "enhancement_history",
   schemaMigrations: "schema_migrations",
+  schemaMigrationLock: "schema_migration_lock",
 } as const;
 
 /** Queue settings shared by the CDK event source mapping and the local poller. */
@@ -39,6 +40,10 @@ export const ENHANCE_QUEUE_SETTINGS = {
 export const ENV = {
   stage: "STAGE",
   databaseUrl: "DATABASE_URL",
+  databaseClusterArn: "DATABASE_CLUSTER_ARN",
+  databaseSecretArn: "DATABASE_SECRET_ARN",
+  databaseName: "DATABASE_NAME",
+  rdsDataEndpoint: "RDS_DATA_ENDPOINT",
   awsRegion: "AWS_REGION",
   s3Endpoint: "S3_ENDPOINT",
   s3PublicEndpoint: "S3_PUBLIC_ENDPOINT",

@@ -60,3 +60,6 @@ export const closeRuntime = async (): Promise<void> => {
   await db?.destroy();
   db = undefined;
 };
+
+/** The process's database handle, for handlers that use Kysely directly (the migration runner). */
+export const databaseFromEnvironment = (): Db => processDb();

@@ -1,0 +1,86 @@
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import { Alarms } from "./alarms.ts";
+import { Api } from "./api.ts";
+import { Database } from "./database.ts";
+import { Migrations } from "./migrations.ts";
+import { Queueing } from "./queueing.ts";
+import { runtimeEnvironment } from "./runtime-environment.ts";
+import { Storage } from "./storage.ts";
+import { Worker } from "./worker.ts";
+
+export interface PixelLabSettings {
+  stage: string;
+  /** Browser origins allowed to call the API and POST photos (the dashboard's). */
+  allowedOrigins: string[];
+  alarmEmail?: string;
+}
+
+/**
+ * What holds state: buckets and CDN, the queue and its DLQ, the database. It changes rarely and is
+ * retained on delete; the application stack can be torn down and redeployed freely beside it.
+ */
+export class DataStack extends Stack {
+  readonly storage: Storage;
+  readonly queueing: Queueing;
+  readonly database: Database;
+
+  constructor(scope: Construct, id: string, settings: PixelLabSettings, props?: StackProps) {
+    super(scope, id, props);
+    this.storage = new Storage(this, "Storage", {
+      stage: settings.stage,
+      uploadOrigins: settings.allowedOrigins,
+    });
+    this.queueing = new Queueing(this, "Queueing", {
+      stage: settings.stage,
+      rawBucket: this.storage.rawBucket,
+    });
+    this.database = new Database(this, "Database", { stage: settings.stage });
+  }
+}
+
+/** The code: the HTTP API, the worker, the migration runner and the alarms. */
+export class AppStack extends Stack {
+  readonly api: Api;
+  readonly worker: Worker;
+  readonly migrations: Migrations;
+
+  constructor(scope: Construct, id: string, settings: PixelLabSettings, data: DataStack, props?: StackProps) {
+    super(scope, id, props);
+    const { storage, queueing, database } = data;
+    const environment = runtimeEnvironment(settings.stage, storage, queueing.queue, database);
+    this.migrations = new Migrations(this, "Migrations", { database, environment });
+    this.api = new Api(this, "Api", {
+      stage: settings.stage,
+      storage,
+      queue: queueing.queue,
+      database,
+      environment,
+      allowedOrigins: settings.allowedOrigins,
+    });
+    this.worker = new Worker(this, "Worker", { storage, queue: queueing.queue, database, environment });
+    const alarms = new Alarms(this, "Alarms", {
+      queue: queueing.queue,
+      deadLetterQueue: queueing.deadLetterQueue,
+      worker: this.worker.function,
+      ...(settings.alarmEmail ? { email: settings.alarmEmail } : {}),
+    });
+
+    new CfnOutput(this, "ApiUrl", {
+      value: this.api.url,
+      description: "Base URL of the HTTP API (IAM-signed requests)",
+    });
+    new CfnOutput(this, "ImagesUrl", {
+      value: storage.assetsBaseUrl,
+      description: "CloudFront base URL of enhanced images",
+    });
+    new CfnOutput(this, "RawBucketName", { value: storage.rawBucket.bucketName });
+    new CfnOutput(this, "EnhanceDeadLetterQueueUrl", { value: queueing.deadLetterQueue.queueUrl });
+    new CfnOutput(this, "DatabaseClusterArn", { value: database.cluster.clusterArn });
+    new CfnOutput(this, "DatabaseSecretArn", { value: database.cluster.secret?.secretArn ?? "" });
+    new CfnOutput(this, "AlarmTopicArn", {
+      value: alarms.topic.topicArn,
+      description: "Subscribe to be told when photos stop flowing",
+    });
+  }
+}

@@ -1,0 +1,320 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { App, Validations } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  ENHANCE_QUEUE_SETTINGS,
+  ENV,
+  QUEUES,
+  RAW_PREFIX,
+  ROUTES,
+  resourceName,
+} from "../../lambdas/names.ts";
+import { buildApp, type PixelLabApp } from "../../lib/app.ts";
+import { migrationsChecksum } from "../../lib/migrations.ts";
+import { acknowledgments } from "../../lib/nag-acknowledgments.ts";
+import { AppStack, DataStack } from "../../lib/stacks.ts";
+
+const STAGE = "test";
+let built: PixelLabApp;
+let data: Template;
+let app: Template;
+
+beforeAll(() => {
+  built = buildApp({ stage: STAGE, allowedOrigins: ["https://dashboard.example.com"] });
+  // Synthesises the whole app, running cdk-nag: an unacknowledged finding throws here.
+  built.app.synth();
+  data = Template.fromStack(built.data);
+  app = Template.fromStack(built.application);
+}, 120_000);
+
+const resourcesOf = (template: Template, type: string) =>
+  Object.values(template.findResources(type)) as {
+    Properties: Record<string, unknown>;
+  }[];
+
+describe("storage and CDN", () => {
+  it("blocks public access, encrypts, enforces bucket-owner and logs access on the raw and enhanced buckets", () => {
+    for (const logical of ["raw", "enhanced"]) {
+      data.hasResourceProperties("AWS::S3::Bucket", {
+        BucketName: Match.objectLike({
+          "Fn::Join": ["", Match.arrayWith([`${resourceName(STAGE, logical)}-`])],
+        }),
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
+        LoggingConfiguration: Match.objectLike({ DestinationBucketName: Match.anyValue() }),
+      });
+    }
+  });
+
+  it("denies every request that is not over TLS, on every bucket", () => {
+    const buckets = Object.keys(data.findResources("AWS::S3::Bucket"));
+    const policies = resourcesOf(data, "AWS::S3::BucketPolicy");
+    expect(policies).toHaveLength(buckets.length);
+    for (const policy of policies) {
+      expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+
+  it("lets browsers POST to the raw bucket and expires abandoned uploads", () => {
+    data.hasResourceProperties("AWS::S3::Bucket", {
+      CorsConfiguration: {
+        CorsRules: [
+          Match.objectLike({ AllowedMethods: ["POST"], AllowedOrigins: ["https://dashboard.example.com"] }),
+        ],
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: RAW_PREFIX, ExpirationInDays: 30, Status: "Enabled" }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+        ]),
+      },
+    });
+  });
+
+  it("serves the enhanced bucket through CloudFront with Origin Access Control only", () => {
+    data.resourceCountIs("AWS::CloudFront::Distribution", 1);
+    data.hasResourceProperties("AWS::CloudFront::OriginAccessControl", {
+      OriginAccessControlConfig: Match.objectLike({
+        OriginAccessControlOriginType: "s3",
+        SigningBehavior: "always",
+      }),
+    });
+    data.hasResourceProperties("AWS::CloudFront::Distribution", {
+      DistributionConfig: Match.objectLike({
+        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: "redirect-to-https" }),
+        Origins: [
+          Match.objectLike({
+            OriginAccessControlId: Match.anyValue(),
+            S3OriginConfig: { OriginAccessIdentity: "" },
+          }),
+        ],
+      }),
+    });
+    const cloudFrontRead = resourcesOf(data, "AWS::S3::BucketPolicy").filter((policy) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes("cloudfront.amazonaws.com"),
+    );
+    expect(cloudFrontRead).toHaveLength(1);
+    expect(JSON.stringify(cloudFrontRead[0]?.Properties.PolicyDocument)).toContain("AWS:SourceArn");
+  });
+
+  it("gives every Lambda the CloudFront domain as the base of image URLs", () => {
+    for (const fn of resourcesOf(app, "AWS::Lambda::Function").filter((f) =>
+      JSON.stringify(f).includes(ENV.assetsBaseUrl),
+    )) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(JSON.stringify(variables[ENV.assetsBaseUrl])).toMatch(
+        /https:\/\/.*DistributionDomainName|Fn::ImportValue/,
+      );
+    }
+  });
+});
+
+describe("queueing", () => {
+  it("names the queue and DLQ from the shared definitions, encrypted and TLS-only", () => {
+    data.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: resourceName(STAGE, QUEUES.enhance),
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: ENHANCE_QUEUE_SETTINGS.visibilityTimeoutSeconds,
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 3 },
+    });
+    data.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: resourceName(STAGE, QUEUES.enhanceDeadLetter),
+      SqsManagedSseEnabled: true,
+    });
+    for (const policy of resourcesOf(data, "AWS::SQS::QueuePolicy")) {
+      expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+
+  it("keeps the visibility timeout at least 6× the worker's timeout", () => {
+    const worker = resourcesOf(app, "AWS::Lambda::Function").find((fn) => fn.Properties.MemorySize === 2048);
+    const timeout = Number(worker?.Properties.Timeout);
+    expect(timeout).toBe(ENHANCE_QUEUE_SETTINGS.workerTimeoutSeconds);
+    expect(ENHANCE_QUEUE_SETTINGS.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * timeout);
+  });
+
+  it("sends ObjectCreated events for raw/ to the queue", () => {
+    data.hasResourceProperties("Custom::S3BucketNotifications", {
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          Match.objectLike({
+            Events: ["s3:ObjectCreated:*"],
+            Filter: { Key: { FilterRules: [{ Name: "prefix", Value: RAW_PREFIX }] } },
+          }),
+        ],
+      },
+    });
+  });
+});
+
+describe("database", () => {
+  it("is Aurora MySQL 3.08+ Serverless v2 with the Data API, encrypted, with a generated secret", () => {
+    const [cluster] = resourcesOf(data, "AWS::RDS::DBCluster");
+    expect(cluster?.Properties).toMatchObject({
+      Engine: "aurora-mysql",
+      EnableHttpEndpoint: true,
+      StorageEncrypted: true,
+      DeletionProtection: true,
+      DatabaseName: "pixel_lab",
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 8 },
+    });
+    const [, minor] = /^8\.0\.mysql_aurora\.3\.(\d+)\./.exec(String(cluster?.Properties.EngineVersion)) ?? [];
+    expect(Number(minor)).toBeGreaterThanOrEqual(8);
+    data.hasResourceProperties("AWS::RDS::DBInstance", {
+      DBInstanceClass: "db.serverless",
+      Engine: "aurora-mysql",
+    });
+    data.resourceCountIs("AWS::SecretsManager::Secret", 1);
+    data.resourceCountIs("AWS::EC2::NatGateway", 0);
+  });
+});
+
+describe("functions", () => {
+  it("runs every function on Node.js 24, arm64", () => {
+    const functions = resourcesOf(app, "AWS::Lambda::Function").filter(
+      (fn) =>
+        (fn.Properties.Runtime as string | undefined)?.startsWith("nodejs") &&
+        fn.Properties.Handler === "index.handler",
+    );
+    expect(functions.length).toBe(ROUTES.length + 2);
+    for (const fn of functions)
+      expect(fn.Properties).toMatchObject({ Runtime: "nodejs24.x", Architectures: ["arm64"] });
+  });
+
+  it("feeds the worker batches with partial batch failures and a concurrency ceiling", () => {
+    app.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      BatchSize: ENHANCE_QUEUE_SETTINGS.batchSize,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: ENHANCE_QUEUE_SETTINGS.maxConcurrency },
+    });
+  });
+
+  it("lets the worker read raw/, write enhanced/ and use the Data API — nothing more on S3", () => {
+    const workerRole = Object.entries(app.findResources("AWS::IAM::Policy")).find(([id]) =>
+      id.startsWith("WorkerEnhanceServiceRoleDefaultPolicy"),
+    );
+    if (!workerRole) throw new Error("the worker has no policy");
+    const statements = (
+      workerRole[1] as {
+        Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } };
+      }
+    ).Properties.PolicyDocument.Statement;
+    const s3Actions = statements
+      .flatMap((statement) => [statement.Action].flat())
+      .filter((action) => action.startsWith("s3:"));
+    expect(s3Actions.sort()).toEqual(["s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
+    const text = JSON.stringify(statements);
+    expect(text).toContain(`/${RAW_PREFIX}*`);
+    expect(text).toContain("/enhanced/*");
+    expect(text).toContain("rds-data:ExecuteStatement");
+    expect(text).not.toMatch(/"s3:\*"|s3:Delete/);
+  });
+});
+
+describe("HTTP API", () => {
+  it("has exactly the routes of the shared route table, each behind IAM authorization", () => {
+    app.resourceCountIs("AWS::ApiGatewayV2::Route", ROUTES.length);
+    for (const route of ROUTES) {
+      app.hasResourceProperties("AWS::ApiGatewayV2::Route", {
+        RouteKey: `${route.method} ${route.path}`,
+        AuthorizationType: "AWS_IAM",
+      });
+    }
+  });
+
+  it("throttles and writes access logs on the default stage", () => {
+    app.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp("requestId") },
+    });
+  });
+});
+
+describe("operations", () => {
+  it("applies migrations on deploy through a custom resource that changes with the SQL files", () => {
+    app.hasResourceProperties("Custom::PixelLabSchema", { migrationsChecksum: migrationsChecksum() });
+  });
+
+  it("alarms on a non-empty DLQ, worker errors and an ageing queue", () => {
+    app.resourceCountIs("AWS::CloudWatch::Alarm", 3);
+    for (const metric of ["ApproximateNumberOfMessagesVisible", "Errors", "ApproximateAgeOfOldestMessage"]) {
+      app.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        MetricName: metric,
+        AlarmActions: [Match.anyValue()],
+      });
+    }
+  });
+});
+
+describe("bundles", () => {
+  const assetDirectory = (
+    template: Template,
+    predicate: (fn: { Properties: Record<string, unknown> }) => boolean,
+  ) => {
+    const fn = resourcesOf(template, "AWS::Lambda::Function").find(predicate);
+    if (!fn) throw new Error("no such function");
+    const key = String((fn.Properties.Code as { S3Key: string }).S3Key).replace(/\.zip$/, "");
+    return join(built.app.outdir, `asset.${key}`);
+  };
+  const filesUnder = (directory: string): string[] =>
+    readdirSync(directory, { recursive: true, encoding: "utf8" }).filter((file) =>
+      statSync(join(directory, file)).isFile(),
+    );
+
+  it("carries sharp's linux-arm64 binaries in the worker, and no other platform's", () => {
+    const directory = assetDirectory(app, (fn) => fn.Properties.MemorySize === 2048);
+    const files = filesUnder(directory);
+    expect(files).toContain("index.mjs");
+    expect(files.some((file) => /@img\/sharp-libvips-linux-arm64\/lib\/libvips-cpp\.so/.test(file))).toBe(
+      true,
+    );
+    expect(
+      files.some((file) => /@img\/sharp-linux-arm64\/lib\/sharp-linux-arm64[-.0-9]*\.node$/.test(file)),
+    ).toBe(true);
+    expect(files.filter((file) => /darwin|win32|linux-x64|linuxmusl/.test(file))).toEqual([]);
+    const bundled = JSON.parse(readFileSync(join(directory, "node_modules/sharp/package.json"), "utf8"));
+    const tested = JSON.parse(
+      readFileSync(new URL("../../node_modules/sharp/package.json", import.meta.url), "utf8"),
+    );
+    expect(bundled.version).toBe(tested.version);
+  });
+
+  it("ships the migration files beside the migration runner", () => {
+    const directory = assetDirectory(app, (fn) => Number(fn.Properties.Timeout) === 300);
+    expect(existsSync(join(directory, "001_initial.sql"))).toBe(true);
+  });
+});
+
+describe("cdk-nag (AWS Solutions)", () => {
+  it("acknowledges each accepted finding by its exact id, with a reason", () => {
+    const list = acknowledgments(built.data, built.application);
+    expect(list.length).toBeGreaterThan(0);
+    for (const { id, reason } of list) {
+      expect(id).toMatch(/^AwsSolutions-[A-Z]+\d+(\[.+\])?$/);
+      expect(reason.length).toBeGreaterThan(60);
+    }
+    expect(new Set(list.map(({ scope, id }) => `${scope.node.path} ${id}`)).size).toBe(list.length);
+  });
+
+  it("fails synth on the same app without those acknowledgments", () => {
+    const bare = new App();
+    const settings = { stage: STAGE, allowedOrigins: ["*"] };
+    const dataStack = new DataStack(bare, "Data", settings);
+    new AppStack(bare, "App", settings, dataStack);
+    Validations.of(bare).addPlugins(new AwsSolutionsChecks(bare));
+    expect(() => bare.synth()).toThrow(/[Vv]alidation/);
+  }, 120_000);
+});
