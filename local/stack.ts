@@ -123,6 +123,8 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     [ENV.enhanceQueueUrl]: enhanceQueue.url,
     [ENV.assetsBaseUrl]: assetsBaseUrl,
     [ENV.maxReceiveCount]: String(baseConfig.maxReceiveCount),
+    // CloudWatch metrics (EMF lines on stdout) mean nothing without CloudWatch to read them.
+    POWERTOOLS_METRICS_DISABLED: env.POWERTOOLS_METRICS_DISABLED ?? "true",
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
   });

@@ -1,4 +1,4 @@
-import { PermanentFailure } from "./errors.ts";
+import { type FailureCode, PermanentFailure } from "./errors.ts";
 import { describeUnsupported, SUPPORTED_FORMATS_TEXT, sniffImageFormat } from "./image-formats.ts";
 import { enhancedKey, parseRawKey } from "./object-keys.ts";
 import type { Clock, Log, ObjectStore, ProductRepository, VariantRecord } from "./ports.ts";
@@ -34,8 +34,8 @@ export interface Attempt {
 }
 
 export type EnhanceOutcome =
-  | { kind: "enhanced"; productId: string; sequence: number }
-  | { kind: "failed"; productId: string; sequence: number; reason: string }
+  | { kind: "enhanced"; productId: string; sequence: number; variantMs: Record<string, number> }
+  | { kind: "failed"; productId: string; sequence: number; code: FailureCode; reason: string }
   | { kind: "skipped"; reason: string };
 
 /** Another photo of the same product is mid-flight; the message goes back to the queue to wait. */
@@ -106,6 +106,7 @@ export const enhanceUpload = async (
     if (head.bytes > limit) {
       const sizes = describeOverLimit(head.bytes, limit);
       throw new PermanentFailure(
+        "TOO_LARGE",
         `the photo is ${sizes.size}; the limit is ${sizes.limit}. Compress or resize it and upload again`,
       );
     }
@@ -114,6 +115,7 @@ export const enhanceUpload = async (
     const format = sniffImageFormat(body);
     if (!format) {
       throw new PermanentFailure(
+        "NOT_AN_IMAGE",
         `the upload is ${describeUnsupported(body)} (declared as ${upload.contentType}), not a ${SUPPORTED_FORMATS_TEXT} photo; upload the photo in one of those formats`,
       );
     }
@@ -142,7 +144,7 @@ export const enhanceUpload = async (
       clock(),
     );
     log.info("photo enhanced", { productId, sequence, variants: 1, sourceFormat: format });
-    return { kind: "enhanced", productId, sequence };
+    return { kind: "enhanced", productId, sequence, variantMs: { [variant.variant]: variant.processingMs } };
   } catch (error) {
     if (error instanceof PermanentFailure) {
       await repository.failSequence(productId, sequence, error.reason, clock());
@@ -152,7 +154,7 @@ export const enhanceUpload = async (
         reason: error.reason,
         cause: String(error.cause ?? ""),
       });
-      return { kind: "failed", productId, sequence, reason: error.reason };
+      return { kind: "failed", productId, sequence, code: error.code, reason: error.reason };
     }
     if (attempt.isLast) {
       const reason = transientFailureReason(attempt);

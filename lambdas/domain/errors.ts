@@ -44,16 +44,21 @@ export class AppError extends Error {
 export const notFound = (what: string, id: string) =>
   new AppError("NOT_FOUND", `${what} ${id} does not exist`);
 
+/** Why an upload can never be processed; a metric dimension, so a small fixed set. */
+export type FailureCode = "NOT_AN_IMAGE" | "TOO_LARGE" | "TOO_MANY_PIXELS" | "CORRUPT";
+
 /**
  * An upload that will never succeed however often it is retried (not an image, too large, corrupt).
  * The worker marks the product `failed` with `reason` and does not retry.
  */
 export class PermanentFailure extends Error {
+  readonly code: FailureCode;
   readonly reason: string;
 
-  constructor(reason: string, options?: { cause?: unknown }) {
+  constructor(code: FailureCode, reason: string, options?: { cause?: unknown }) {
     super(reason, options);
     this.name = "PermanentFailure";
+    this.code = code;
     this.reason = reason;
   }
 }

@@ -42,6 +42,7 @@ export const readHeader = async (
     metadata = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (error) {
     throw new PermanentFailure(
+      "CORRUPT",
       `the ${format.toUpperCase()} file is corrupt and its header cannot be read; export the photo again and re-upload it`,
       { cause: error },
     );
@@ -50,11 +51,13 @@ export const readHeader = async (
   const height = metadata.autoOrient?.height ?? metadata.height;
   if (!width || !height) {
     throw new PermanentFailure(
+      "CORRUPT",
       `the ${format.toUpperCase()} file has no readable dimensions; export it again and re-upload it`,
     );
   }
   if (width * height > maxPixels) {
     throw new PermanentFailure(
+      "TOO_MANY_PIXELS",
       `the photo is ${width}×${height} px (${megapixels(width * height)}); the limit is ${megapixels(maxPixels)}. Resize it and upload again`,
     );
   }
@@ -87,6 +90,7 @@ export const renderStandardVariant = async (
     return { body: data, format: "jpeg", width: info.width, height: info.height, bytes: data.length };
   } catch (error) {
     throw new PermanentFailure(
+      "CORRUPT",
       `the ${header.format.toUpperCase()} file is truncated or corrupt and cannot be decoded; export the photo again and re-upload it`,
       { cause: error },
     );

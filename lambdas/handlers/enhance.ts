@@ -1,10 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { parser } from "@aws-lambda-powertools/batch/parser";
 import type { ParsedRecord } from "@aws-lambda-powertools/batch/types";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3Schema } from "@aws-lambda-powertools/parser/schemas";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
-import { enhanceUpload, type WorkerDeps } from "../domain/enhance-upload.ts";
+import { type EnhanceOutcome, enhanceUpload, type WorkerDeps } from "../domain/enhance-upload.ts";
 import { decodeEventKey } from "../domain/object-keys.ts";
 import { workerDepsFromEnvironment } from "./runtime.ts";
 
@@ -14,10 +15,31 @@ export const EnhanceMessageSchema = z.union([S3Schema, S3TestEventSchema]);
 
 type EnhanceRecord = ParsedRecord<SQSRecord, z.infer<typeof EnhanceMessageSchema>>;
 
+/** Photos enhanced, failures by code, transient faults, and time per variant, as CloudWatch EMF. */
+const recordOutcome = (metrics: Metrics, outcome: EnhanceOutcome): void => {
+  if (outcome.kind === "enhanced") {
+    metrics.addMetric("PhotosEnhanced", MetricUnit.Count, 1);
+    for (const [variant, milliseconds] of Object.entries(outcome.variantMs)) {
+      metrics
+        .singleMetric()
+        .addDimension("Variant", variant)
+        .addMetric("VariantTime", MetricUnit.Milliseconds, milliseconds);
+    }
+  } else if (outcome.kind === "failed") {
+    metrics
+      .singleMetric()
+      .addDimension("FailureCode", outcome.code)
+      .addMetric("PhotosFailed", MetricUnit.Count, 1);
+  } else {
+    metrics.addMetric("UploadsSkipped", MetricUnit.Count, 1);
+  }
+};
+
 export const enhanceRecord = async (
   deps: WorkerDeps,
   maxReceiveCount: number,
   record: EnhanceRecord,
+  metrics: Metrics,
 ): Promise<void> => {
   const message = record.body;
   if ("Event" in message) return;
@@ -26,7 +48,15 @@ export const enhanceRecord = async (
   for (const s3Record of message.Records) {
     if (!s3Record.eventName.startsWith("ObjectCreated:")) continue;
     const object = { bucket: s3Record.s3.bucket.name, key: decodeEventKey(s3Record.s3.object.key) };
-    const outcome = await enhanceUpload(deps, object, attempt);
+    let outcome: EnhanceOutcome;
+    try {
+      outcome = await enhanceUpload(deps, object, attempt);
+    } catch (error) {
+      metrics.addMetric("TransientFailures", MetricUnit.Count, 1);
+      deps.log.warn("photo will be retried", { ...object, attempt: attempt.number, error: String(error) });
+      throw error;
+    }
+    recordOutcome(metrics, outcome);
     if (outcome.kind === "skipped") deps.log.info("upload skipped", { ...object, reason: outcome.reason });
   }
 };
@@ -35,22 +65,31 @@ export const enhanceRecord = async (
  * The SQS → Lambda worker. Records go one at a time (a photo's decode is memory-heavy) and each
  * failed record is reported alone, so the rest of the batch is not redelivered.
  */
-export const createEnhanceHandler = (deps: WorkerDeps, maxReceiveCount: number) => {
+export const createEnhanceHandler = (
+  deps: WorkerDeps,
+  maxReceiveCount: number,
+  metrics = new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "PixelLab",
+    serviceName: "pixel-lab",
+  }),
+) => {
   const processor = new BatchProcessor(EventType.SQS, {
     parser,
     innerSchema: EnhanceMessageSchema,
     transformer: "json",
   });
-  return (event: SQSEvent, context: Context) =>
-    processPartialResponse(
-      event,
-      (record: EnhanceRecord) => enhanceRecord(deps, maxReceiveCount, record),
-      processor,
-      {
-        context,
-        processInParallel: false,
-      },
-    );
+  return async (event: SQSEvent, context: Context) => {
+    try {
+      return await processPartialResponse(
+        event,
+        (record: EnhanceRecord) => enhanceRecord(deps, maxReceiveCount, record, metrics),
+        processor,
+        { context, processInParallel: false },
+      );
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
 };
 
 const { maxReceiveCount, ...deps } = workerDepsFromEnvironment();

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
@@ -170,6 +171,36 @@ describe("enhance worker", () => {
       "status_changed:processing",
       "variant_created:",
       "status_changed:pending_review",
+    ]);
+  });
+
+  it("publishes metrics: photos enhanced, failures by code, time per variant", async () => {
+    const recorded: string[] = [];
+    const recorder = (dimensions: string[] = []) => ({
+      addDimension(name: string, value: string) {
+        return recorder([...dimensions, `${name}=${value}`]);
+      },
+      addMetric(name: string, unit: string, value: number) {
+        recorded.push([name, unit, ...dimensions, unit === "Count" ? value : "t"].join(" "));
+      },
+    });
+    const metrics = {
+      ...recorder(),
+      singleMetric: () => recorder(),
+      publishStoredMetrics: () => recorded.push("published"),
+    };
+    const good = await uploadedProduct(await readFile(`${CORPUS}stuff.jpg`));
+    const bad = await uploadedProduct(new TextEncoder().encode("not a photo"));
+    await createEnhanceHandler(
+      workerDeps,
+      3,
+      metrics as unknown as Metrics,
+    )(sqsEvent([good.event, bad.event]), lambdaContext("enhance", 30));
+    expect(recorded).toEqual([
+      "PhotosEnhanced Count 1",
+      "VariantTime Milliseconds Variant=standard t",
+      "PhotosFailed Count FailureCode=NOT_AN_IMAGE 1",
+      "published",
     ]);
   });
 

@@ -98,6 +98,7 @@ describe("readHeader", () => {
     const garbage = Uint8Array.from({ length: 256 }, (_, index) => (index * 151 + 7) % 256);
     await expect(readHeader(garbage, "webp", MAX_PIXELS)).rejects.toThrow(
       new PermanentFailure(
+        "CORRUPT",
         "the WEBP file is corrupt and its header cannot be read; export the photo again and re-upload it",
       ),
     );
