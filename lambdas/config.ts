@@ -12,6 +12,13 @@ const configSchema = z
       .regex(/^[a-z0-9-]+$/, "lowercase letters, digits and dashes")
       .default("local"),
     [ENV.databaseUrl]: z.string().default("mysql://root@127.0.0.1:3306/pixel_lab"),
+    [ENV.databaseClusterArn]: z.string().startsWith("arn:", "must be an ARN (arn:…)").optional(),
+    [ENV.databaseSecretArn]: z.string().startsWith("arn:", "must be an ARN (arn:…)").optional(),
+    [ENV.databaseName]: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{1,64}$/, "1-64 letters, digits and '_'")
+      .default("pixel_lab"),
+    [ENV.rdsDataEndpoint]: optionalUrl,
     [ENV.awsRegion]: z.string().default("us-east-1"),
     [ENV.s3Endpoint]: optionalUrl,
     [ENV.s3PublicEndpoint]: optionalUrl,
@@ -29,11 +36,27 @@ const configSchema = z
     [ENV.maxInputPixels]: z.coerce.number().int().positive().default(100_000_000),
     [ENV.maxReceiveCount]: z.coerce.number().int().min(1).default(ENHANCE_QUEUE_SETTINGS.maxReceiveCount),
   })
+  .refine((env) => env[ENV.databaseClusterArn] === undefined || env[ENV.databaseSecretArn] !== undefined, {
+    path: [ENV.databaseSecretArn],
+    message: `required when ${ENV.databaseClusterArn} is set (the Data API signs in with the secret)`,
+  })
   .transform((env) => {
     const stage = env[ENV.stage];
+    const clusterArn = env[ENV.databaseClusterArn];
+    const secretArn = env[ENV.databaseSecretArn];
     return {
       stage,
       databaseUrl: env[ENV.databaseUrl],
+      /** Set: the Lambdas reach Aurora through the RDS Data API; unset: mysql2 at `databaseUrl`. */
+      dataApi:
+        clusterArn !== undefined && secretArn !== undefined
+          ? {
+              resourceArn: clusterArn,
+              secretArn,
+              database: env[ENV.databaseName],
+              endpoint: env[ENV.rdsDataEndpoint],
+            }
+          : undefined,
       region: env[ENV.awsRegion],
       s3Endpoint: env[ENV.s3Endpoint],
       s3PublicEndpoint: env[ENV.s3PublicEndpoint] ?? env[ENV.s3Endpoint],

@@ -10,13 +10,17 @@ export const runtimeEnvironment = (
   storage: Storage,
   queue: IQueue,
   database: Database,
-): Record<string, string> => ({
-  [ENV.stage]: stage,
-  [ENV.rawBucket]: storage.rawBucket.bucketName,
-  [ENV.enhancedBucket]: storage.enhancedBucket.bucketName,
-  [ENV.enhanceQueueUrl]: queue.queueUrl,
-  [ENV.assetsBaseUrl]: storage.assetsBaseUrl,
-  [ENV.databaseClusterArn]: database.cluster.clusterArn,
-  [ENV.databaseSecretArn]: database.cluster.secret?.secretArn ?? "",
-  [ENV.databaseName]: DATABASE_NAME,
-});
+): Record<string, string> => {
+  const secret = database.cluster.secret;
+  if (!secret) throw new Error("the database cluster has no secret: the Data API signs in with it");
+  return {
+    [ENV.stage]: stage,
+    [ENV.rawBucket]: storage.rawBucket.bucketName,
+    [ENV.enhancedBucket]: storage.enhancedBucket.bucketName,
+    [ENV.enhanceQueueUrl]: queue.queueUrl,
+    [ENV.assetsBaseUrl]: storage.assetsBaseUrl,
+    [ENV.databaseClusterArn]: database.cluster.clusterArn,
+    [ENV.databaseSecretArn]: secret.secretArn,
+    [ENV.databaseName]: DATABASE_NAME,
+  };
+};

@@ -1,11 +1,13 @@
+import type { RDSDataClient } from "@aws-sdk/client-rds-data";
 import type { ColumnType, Generated } from "kysely";
 import { Kysely, MysqlDialect } from "kysely";
 import { createPool } from "mysql2";
 import type { ProductStatus } from "../domain/product-status.ts";
+import { DataApiMysqlDialect } from "./data-api-dialect.ts";
 
 /** Written as a Date, read back as a Date (mysql2 with `timezone: "Z"`: every timestamp is UTC). */
 type Timestamp = ColumnType<Date, Date, Date>;
-/** JSON travels as text on the way in; MySQL hands back parsed values, MariaDB text (see `readJson`). */
+/** JSON travels as text on the way in and usually comes back parsed; `readJson` takes either. */
 type JsonColumn = ColumnType<unknown, string | null, string | null>;
 
 export interface ProductsTable {
@@ -100,6 +102,14 @@ export interface SchemaMigrationsTable {
   applied_at: Timestamp;
 }
 
+/** One row (id 1): which migration runner holds the lock, until when (see `schema/migrate.ts`). */
+export interface SchemaMigrationLockTable {
+  id: number;
+  owner: string | null;
+  expires_at: Date | null;
+  renewals: Generated<number>;
+}
+
 export interface Database {
   products: ProductsTable;
   product_uploads: ProductUploadsTable;
@@ -107,17 +117,45 @@ export interface Database {
   product_images: ProductImagesTable;
   enhancement_history: EnhancementHistoryTable;
   schema_migrations: SchemaMigrationsTable;
+  schema_migration_lock: SchemaMigrationLockTable;
 }
 
 export type Db = Kysely<Database>;
 
-/** JSON columns come back parsed from MySQL 8 and as text from MariaDB (where JSON is LONGTEXT). */
+/**
+ * A JSON column's value, parsed. mysql2 parses MySQL 8's JSON type and, from MariaDB's column metadata, its
+ * JSON alias (LONGTEXT), and the Data API dialect parses what the Data API sends as text; an older driver or
+ * a plain text column still hands over text, which this parses.
+ */
 export const readJson = (value: unknown): unknown => (typeof value === "string" ? JSON.parse(value) : value);
 
 const MYSQL_DUPLICATE_ENTRY = 1062;
 
-export const isDuplicateKeyError = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && "errno" in error && error.errno === MYSQL_DUPLICATE_ENTRY;
+/**
+ * The Data API reports a statement the database refused as HTTP 400 with the database's own message and the
+ * SQLState appended, e.g. `DatabaseErrorException: ERROR: cannot drop schema test because other objects
+ * depend on it; …; SQLState: 2BP01` (drizzle-orm#4747, Aurora PostgreSQL); the Data API v1 (Aurora
+ * Serverless v1) raised the same text as `BadRequestException` (sqlalchemy-aurora-data-api#46). For Aurora
+ * MySQL a duplicate key is therefore "Duplicate entry 'MUG-1' for key 'products.uq_products_sku'; SQLState:
+ * 23000". The error has no errno field, and SQLState 23000 also covers foreign-key and NOT NULL violations,
+ * so it is MySQL's ER_DUP_ENTRY (1062) message text that tells a duplicate key apart.
+ */
+const DATA_API_STATEMENT_ERRORS = new Set(["DatabaseErrorException", "BadRequestException"]);
+const DUPLICATE_ENTRY_MESSAGE = /\bDuplicate entry '.*' for key \S/s;
+
+/** A unique-key violation, from mysql2 (errno 1062) or from the Data API (its message; see above). */
+export const isDuplicateKeyError = (error: unknown): boolean => {
+  if (typeof error !== "object" || error === null) return false;
+  if ("errno" in error && error.errno === MYSQL_DUPLICATE_ENTRY) return true;
+  return (
+    "name" in error &&
+    typeof error.name === "string" &&
+    DATA_API_STATEMENT_ERRORS.has(error.name) &&
+    "message" in error &&
+    typeof error.message === "string" &&
+    DUPLICATE_ENTRY_MESSAGE.test(error.message)
+  );
+};
 
 export interface MysqlOptions {
   /** Pool size; one Lambda handles one event at a time, the local stack a few. */
@@ -140,6 +178,21 @@ export const createMysqlDb = (databaseUrl: string, options: MysqlOptions = {}): 
       }),
     }),
   });
+
+export interface DataApiOptions {
+  /** The Kysely handle owns the client: `db.destroy()` destroys it. */
+  client: RDSDataClient;
+  /** The Aurora cluster's ARN (`DATABASE_CLUSTER_ARN`). */
+  resourceArn: string;
+  /** The Secrets Manager secret with the database user's credentials (`DATABASE_SECRET_ARN`). */
+  secretArn: string;
+  /** The database (schema) on the cluster (`DATABASE_NAME`). */
+  database: string;
+}
+
+/** A Kysely handle over the RDS Data API: the same `Db`, rows of the same types, as `createMysqlDb`. */
+export const createDataApiDb = (options: DataApiOptions): Db =>
+  new Kysely<Database>({ dialect: new DataApiMysqlDialect(options) });
 
 /** Creates the database named in the URL if it is missing (the local stack and tests start from nothing). */
 export const ensureDatabase = async (databaseUrl: string): Promise<void> => {

@@ -2,7 +2,8 @@
  * Wiring for the Lambda entry points: configuration read once, clients built once per process
  * (per cold start), and handed to the domain. Tests build their own deps instead.
  */
-import { createMysqlDb, type Db } from "../adapters/database.ts";
+import { RDSDataClient } from "@aws-sdk/client-rds-data";
+import { createDataApiDb, createMysqlDb, type Db } from "../adapters/database.ts";
 import { logger } from "../adapters/logger.ts";
 import { createObjectStore, createS3Client } from "../adapters/object-store.ts";
 import { createProductRepository } from "../adapters/product-repository.ts";
@@ -19,8 +20,18 @@ const processConfig = (): Config => {
   return config;
 };
 
+/** Aurora through the RDS Data API when `DATABASE_CLUSTER_ARN` is set (AWS), else mysql2 at `DATABASE_URL`. */
 const processDb = (): Db => {
-  db ??= createMysqlDb(processConfig().databaseUrl);
+  if (db) return db;
+  const cfg = processConfig();
+  db = cfg.dataApi
+    ? createDataApiDb({
+        client: new RDSDataClient({ region: cfg.region, endpoint: cfg.dataApi.endpoint }),
+        resourceArn: cfg.dataApi.resourceArn,
+        secretArn: cfg.dataApi.secretArn,
+        database: cfg.dataApi.database,
+      })
+    : createMysqlDb(cfg.databaseUrl);
   return db;
 };
 

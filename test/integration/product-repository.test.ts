@@ -3,10 +3,8 @@ import { createProductRepository, transitionStatus } from "../../lambdas/adapter
 import { StaleVersionError } from "../../lambdas/domain/errors.ts";
 import type { ProductRepository, SourceObject } from "../../lambdas/domain/ports.ts";
 import type { NewProduct } from "../../lambdas/domain/product-input.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createTestDatabase, DRIVERS, type TestDatabase } from "../support/database.ts";
 
-let database: TestDatabase;
-let repository: ProductRepository;
 const now = new Date("2026-01-02T03:04:05.678Z");
 
 const newProduct = (sku: string, overrides: Partial<NewProduct> = {}): NewProduct => ({
@@ -23,18 +21,21 @@ const newProduct = (sku: string, overrides: Partial<NewProduct> = {}): NewProduc
 
 const source = (key: string, etag = "etag-1"): SourceObject => ({ bucket: "raw", key, etag, bytes: 1000 });
 
-const historyOf = async (productId: string) =>
-  (await repository.history(productId)).map(
-    (entry) => `${entry.event}:${entry.fromStatus ?? ""}>${entry.toStatus ?? ""}`,
-  );
+describe.each(DRIVERS)("product repository over %s", (driver) => {
+  let database: TestDatabase;
+  let repository: ProductRepository;
 
-beforeAll(async () => {
-  database = await createTestDatabase("repository");
-  repository = createProductRepository(database.db);
-});
-afterAll(async () => database.drop());
+  const historyOf = async (productId: string) =>
+    (await repository.history(productId)).map(
+      (entry) => `${entry.event}:${entry.fromStatus ?? ""}>${entry.toStatus ?? ""}`,
+    );
 
-describe("product repository", () => {
+  beforeAll(async () => {
+    database = await createTestDatabase("repository", { driver });
+    repository = createProductRepository(database.db);
+  });
+  afterAll(async () => database.drop());
+
   it("stores money exactly and is idempotent on sku", async () => {
     const [first] = await repository.createProducts([newProduct("REPO-1")], now);
     expect(first?.created).toBe(true);
