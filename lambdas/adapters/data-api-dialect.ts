@@ -22,6 +22,7 @@ import {
   BeginTransactionCommand,
   type ColumnMetadata,
   CommitTransactionCommand,
+  DatabaseResumingException,
   ExecuteStatementCommand,
   type ExecuteStatementCommandOutput,
   type Field,
@@ -228,6 +229,29 @@ const generatedId = (fields: Field[] | undefined): bigint | undefined => {
   return value === undefined || value === null || String(value) === "0" ? undefined : BigInt(value);
 };
 
+/**
+ * An Aurora Serverless v2 cluster that scaled down to 0 ACU answers DatabaseResumingException while it
+ * wakes (seconds, up to about 15). Waiting here keeps a wake-up from becoming a failed API request or a
+ * spent queue retry. Only calls that start work are retried: inside a transaction the cluster is awake.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html
+ */
+const RESUME_WAITS_MS = [250, 500, 1000, 2000, 4000, 4000, 4000, 4000];
+
+const whileResuming = async <T>(
+  call: () => Promise<T>,
+  waits: readonly number[] = RESUME_WAITS_MS,
+): Promise<T> => {
+  for (const wait of waits) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof DatabaseResumingException)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+  return call();
+};
+
 /** DDL keeps running on the server when the HTTP call times out, as AWS recommends for schema changes. */
 const DDL = /^\s*(?:create|alter|drop|rename|truncate)\b/i;
 
@@ -242,7 +266,9 @@ class DataApiConnection implements DatabaseConnection {
   async begin(): Promise<void> {
     if (this.#transactionId !== undefined) throw new Error("a Data API transaction is already open");
     const { client, resourceArn, secretArn, database } = this.#target;
-    const output = await client.send(new BeginTransactionCommand({ resourceArn, secretArn, database }));
+    const output = await whileResuming(() =>
+      client.send(new BeginTransactionCommand({ resourceArn, secretArn, database })),
+    );
     if (!output.transactionId) throw new Error("BeginTransaction answered without a transactionId");
     this.#transactionId = output.transactionId;
   }
@@ -284,21 +310,23 @@ class DataApiConnection implements DatabaseConnection {
       );
     }
     const { client, resourceArn, secretArn, database } = this.#target;
-    const output = await client.send(
-      new ExecuteStatementCommand({
-        resourceArn,
-        secretArn,
-        database,
-        sql,
-        parameters: compiledQuery.parameters.map(toSqlParameter),
-        transactionId: this.#transactionId,
-        includeResultMetadata: true,
-        // DECIMAL as exact text; integers as text too, so a BIGINT beyond 2^53 is not rounded in JSON.
-        resultSetOptions: { decimalReturnType: "STRING", longReturnType: "STRING" },
-        continueAfterTimeout: DDL.test(sql) ? true : undefined,
-      }),
-      { abortSignal: options?.signal },
-    );
+    const send = () =>
+      client.send(
+        new ExecuteStatementCommand({
+          resourceArn,
+          secretArn,
+          database,
+          sql,
+          parameters: compiledQuery.parameters.map(toSqlParameter),
+          transactionId: this.#transactionId,
+          includeResultMetadata: true,
+          // DECIMAL as exact text; integers as text too, so a BIGINT beyond 2^53 is not rounded in JSON.
+          resultSetOptions: { decimalReturnType: "STRING", longReturnType: "STRING" },
+          continueAfterTimeout: DDL.test(sql) ? true : undefined,
+        }),
+        { abortSignal: options?.signal },
+      );
+    const output = this.#transactionId === undefined ? await whileResuming(send) : await send();
     if (output.columnMetadata && output.columnMetadata.length > 0) return { rows: toRows<R>(output) };
     return {
       numAffectedRows: BigInt(output.numberOfRecordsUpdated ?? 0),

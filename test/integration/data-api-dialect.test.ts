@@ -147,6 +147,19 @@ describe("the Data API dialect against mysql2, on one database", () => {
     }
   });
 
+  it("waits for a paused (0 ACU) cluster to resume instead of failing the statement or the transaction", async () => {
+    const server = database.dataApi;
+    if (!server) throw new Error("no Data API stand-in");
+    server.pause(2);
+    const rows = await sql<{ one: string }>`SELECT 1 AS one`.execute(dataApi);
+    expect(rows.rows).toEqual([{ one: 1 }]);
+    server.pause(2);
+    const inTransaction = await dataApi
+      .transaction()
+      .execute(async (trx) => (await sql<{ two: number }>`SELECT 2 AS two`.execute(trx)).rows);
+    expect(inTransaction).toEqual([{ two: 2 }]);
+  });
+
   it("reports the same affected rows for updates and deletes", async () => {
     for (const [, db] of handles()) {
       const touched = await sql`UPDATE round_trip SET count = count + 1 WHERE code = ${"abc"}`.execute(db);

@@ -190,6 +190,8 @@ export interface DataApiServer {
   calls: DataApiCall[];
   /** Transactions begun and not yet committed or rolled back. */
   openTransactions(): number;
+  /** Answers the next `calls` requests as a paused Aurora Serverless v2 cluster does while it wakes up. */
+  pause(calls: number): void;
   close(): Promise<void>;
 }
 
@@ -198,6 +200,7 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
   const pools = new Map<string, Pool>();
   const transactions = new Map<string, Transaction>();
   const calls: DataApiCall[] = [];
+  let resumingCalls = 0;
 
   const poolFor = (database: string | undefined): Pool => {
     if (!database || !/^[A-Za-z0-9_]+$/.test(database))
@@ -345,6 +348,14 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
         try {
           if (request.method !== "POST")
             throw new ServiceError("UnknownOperationException", 404, "POST only");
+          if (resumingCalls > 0) {
+            resumingCalls -= 1;
+            throw new ServiceError(
+              "DatabaseResumingException",
+              400,
+              "The Aurora DB instance is resuming after being auto-paused. Please wait a few seconds and try again.",
+            );
+          }
           let body: RequestBody;
           try {
             body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as RequestBody;
@@ -366,6 +377,9 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
     endpoint: `http://127.0.0.1:${port}`,
     calls,
     openTransactions: () => transactions.size,
+    pause: (count) => {
+      resumingCalls = count;
+    },
     async close() {
       for (const id of [...transactions.keys()]) await endTransaction(id, "ROLLBACK").catch(() => undefined);
       server.closeAllConnections();
