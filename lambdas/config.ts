@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_VARIANT_SET, variantSetSchema } from "./domain/variant-spec.ts";
 import { BUCKETS, ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, resourceName } from "./names.ts";
 
 const MB = 1024 * 1024;
@@ -35,6 +36,28 @@ const configSchema = z
     [ENV.uploadUrlTtlSeconds]: z.coerce.number().int().min(60).max(3600).default(900),
     [ENV.maxInputPixels]: z.coerce.number().int().positive().default(100_000_000),
     [ENV.maxReceiveCount]: z.coerce.number().int().min(1).default(ENHANCE_QUEUE_SETTINGS.maxReceiveCount),
+    [ENV.variantSet]: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (!text) return undefined;
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be a JSON array of variants" });
+          return z.NEVER;
+        }
+        const parsed = variantSetSchema.safeParse(json);
+        if (!parsed.success) {
+          const problems = parsed.error.issues.map(
+            (issue) => `${issue.path.join(".") || "(set)"} ${issue.message}`,
+          );
+          ctx.addIssue({ code: "custom", message: problems.join("; ") });
+          return z.NEVER;
+        }
+        return parsed.data;
+      }),
   })
   .refine((env) => env[ENV.databaseClusterArn] === undefined || env[ENV.databaseSecretArn] !== undefined, {
     path: [ENV.databaseSecretArn],
@@ -69,6 +92,7 @@ const configSchema = z
       uploadUrlTtlSeconds: env[ENV.uploadUrlTtlSeconds],
       maxInputPixels: env[ENV.maxInputPixels],
       maxReceiveCount: env[ENV.maxReceiveCount],
+      variants: env[ENV.variantSet] ?? DEFAULT_VARIANT_SET,
     };
   });
 

@@ -112,6 +112,8 @@ export class Api extends Construct {
     functions.health.addToRolePolicy(
       new PolicyStatement({ actions: ["sqs:GetQueueAttributes"], resources: [queue.queueArn] }),
     );
+    // Re-enhancement requests reach the worker through the enhance queue.
+    queue.grantSendMessages(functions["enhance-product"]);
     this.functions = functions;
   }
 

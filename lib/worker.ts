@@ -4,7 +4,13 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { BUCKETS, ENHANCE_QUEUE_SETTINGS, ENHANCED_PREFIX, RAW_PREFIX } from "../lambdas/names.ts";
+import {
+  BUCKETS,
+  ENHANCE_QUEUE_SETTINGS,
+  ENHANCED_PREFIX,
+  RAW_PREFIX,
+  WORKER_PROCESS_ENV,
+} from "../lambdas/names.ts";
 import type { Database } from "./database.ts";
 import { pixelLabFunction } from "./lambda-function.ts";
 import type { Storage } from "./storage.ts";
@@ -32,7 +38,7 @@ export class Worker extends Construct {
       // sharp decodes a 100 MP photo in memory; 2 GB also buys a full vCPU for the encode.
       memorySize: 2048,
       timeout: Duration.seconds(ENHANCE_QUEUE_SETTINGS.workerTimeoutSeconds),
-      environment: props.environment,
+      environment: { ...props.environment, ...WORKER_PROCESS_ENV },
     });
     this.function.addEventSource(
       new SqsEventSource(queue, {

@@ -52,6 +52,29 @@ export interface ProductOriginalsTable {
   status: OriginalStatus;
   created_at: Timestamp;
   updated_at: Timestamp;
+  width: ColumnType<number | null, number | null | undefined, number | null>;
+  height: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The engine's assessment of the original (quality, background, compliance). */
+  analysis: ColumnType<unknown, string | null | undefined, string | null>;
+  phash: ColumnType<string | null, string | null | undefined, string | null>;
+  dhash: ColumnType<string | null, string | null | undefined, string | null>;
+  phash_band0: ColumnType<number | null, number | null | undefined, number | null>;
+  phash_band1: ColumnType<number | null, number | null | undefined, number | null>;
+  phash_band2: ColumnType<number | null, number | null | undefined, number | null>;
+  phash_band3: ColumnType<number | null, number | null | undefined, number | null>;
+  phash_band4: ColumnType<number | null, number | null | undefined, number | null>;
+  phash_band5: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+export interface ProductDuplicatesTable {
+  id: Generated<number>;
+  product_id: string;
+  original_id: number;
+  duplicate_product_id: string;
+  duplicate_original_id: number;
+  phash_distance: number;
+  dhash_distance: number;
+  created_at: Timestamp;
 }
 
 export interface ProductImagesTable {
@@ -115,6 +138,7 @@ export interface Database {
   product_uploads: ProductUploadsTable;
   product_originals: ProductOriginalsTable;
   product_images: ProductImagesTable;
+  product_duplicates: ProductDuplicatesTable;
   enhancement_history: EnhancementHistoryTable;
   schema_migrations: SchemaMigrationsTable;
   schema_migration_lock: SchemaMigrationLockTable;

@@ -7,10 +7,9 @@ import type {
   ProductImage,
   ProductRepository,
   SequenceClaim,
-  SourceDetails,
+  SequenceCompletion,
   SourceObject,
   UploadRecord,
-  VariantRecord,
 } from "../domain/ports.ts";
 import { type NewProduct, skuIdentity } from "../domain/product-input.ts";
 import { assertTransition, canTransition, type ProductStatus } from "../domain/product-status.ts";
@@ -294,11 +293,12 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     });
   },
 
-  async completeSequence(productId, sequence, source: SourceDetails, variants: VariantRecord[], now) {
+  async completeSequence(productId, sequence, completion: SequenceCompletion, now) {
+    const { source, variants, skipped, original: analysis, duplicates = [] } = completion;
     await db.transaction().execute(async (trx) => {
       const original = await trx
         .selectFrom("product_originals")
-        .select("status")
+        .select(["id", "status"])
         .where("product_id", "=", productId)
         .where("sequence", "=", sequence)
         // Locks the sequence so that two deliveries of one object finishing at once take turns.
@@ -307,53 +307,103 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       if (original?.status !== "processing") return; // a duplicate delivery finished it first
       const row = await selectProduct(trx, productId);
       if (!row) return;
-      for (const variant of variants) {
+      // One statement per table, not per variant: over the Data API every statement is a round trip.
+      if (variants.length > 0) {
         await trx
           .insertInto("product_images")
-          .values({
-            product_id: productId,
-            sequence,
-            variant: variant.variant,
-            object_key: variant.key,
-            format: variant.format,
-            width: variant.width,
-            height: variant.height,
-            bytes: variant.bytes,
-            created_at: now,
-          })
-          .execute();
-        await trx
-          .insertInto("enhancement_history")
-          .values({
-            product_id: productId,
-            sequence,
-            event: "variant_created",
-            mode: variant.mode,
-            variant: variant.variant,
-            source_key: source.key,
-            source_url: source.url,
-            output_key: variant.key,
-            output_url: variant.url,
-            source_bytes: source.bytes,
-            output_bytes: variant.bytes,
-            source_width: source.width,
-            source_height: source.height,
-            output_width: variant.width,
-            output_height: variant.height,
-            quality_metadata: JSON.stringify(variant.qualityMetadata),
-            size_metadata: JSON.stringify(variant.sizeMetadata),
-            processing_ms: Math.round(variant.processingMs),
-            status: "succeeded",
-            created_at: now,
-          })
+          .values(
+            variants.map((variant) => ({
+              product_id: productId,
+              sequence,
+              variant: variant.variant,
+              object_key: variant.key,
+              format: variant.format,
+              width: variant.width,
+              height: variant.height,
+              bytes: variant.bytes,
+              created_at: now,
+            })),
+          )
           .execute();
       }
+      const sourceColumns = {
+        product_id: productId,
+        sequence,
+        source_key: source.key,
+        source_url: source.url,
+        source_bytes: source.bytes,
+        source_width: source.width,
+        source_height: source.height,
+        created_at: now,
+      };
+      const history = [
+        ...variants.map((variant) => ({
+          ...sourceColumns,
+          event: "variant_created",
+          mode: variant.mode,
+          variant: variant.variant,
+          output_key: variant.key,
+          output_url: variant.url,
+          output_bytes: variant.bytes,
+          output_width: variant.width,
+          output_height: variant.height,
+          quality_metadata: JSON.stringify(variant.qualityMetadata),
+          size_metadata: JSON.stringify(variant.sizeMetadata),
+          processing_ms: Math.round(variant.processingMs),
+          status: "succeeded",
+        })),
+        ...skipped.map((variant) => ({
+          ...sourceColumns,
+          event: "variant_skipped",
+          mode: variant.mode,
+          variant: variant.variant,
+          quality_metadata: JSON.stringify({ operations: variant.operations }),
+          size_metadata: null,
+          status: "skipped",
+          error: variant.reason,
+        })),
+      ];
+      if (history.length > 0) await trx.insertInto("enhancement_history").values(history).execute();
+      const [band0, band1, band2, band3, band4, band5] = analysis?.bands ?? [];
       await trx
         .updateTable("product_originals")
-        .set({ status: "succeeded", updated_at: now })
-        .where("product_id", "=", productId)
-        .where("sequence", "=", sequence)
+        .set({
+          status: "succeeded",
+          updated_at: now,
+          ...(analysis
+            ? {
+                width: analysis.width,
+                height: analysis.height,
+                analysis: JSON.stringify(analysis.analysis),
+                phash: analysis.pHash,
+                dhash: analysis.dHash,
+                phash_band0: band0 ?? null,
+                phash_band1: band1 ?? null,
+                phash_band2: band2 ?? null,
+                phash_band3: band3 ?? null,
+                phash_band4: band4 ?? null,
+                phash_band5: band5 ?? null,
+              }
+            : {}),
+        })
+        .where("id", "=", original.id)
         .execute();
+      if (duplicates.length > 0) {
+        await trx
+          .insertInto("product_duplicates")
+          .values(
+            duplicates.map((duplicate) => ({
+              product_id: productId,
+              original_id: original.id,
+              duplicate_product_id: duplicate.productId,
+              duplicate_original_id: duplicate.originalId,
+              phash_distance: duplicate.pHashDistance,
+              dhash_distance: duplicate.dHashDistance,
+              created_at: now,
+            })),
+          )
+          .execute();
+      }
       await transitionStatus(trx, {
         product: toProduct(row),
         to: "pending_review",
@@ -363,6 +413,88 @@ export const createProductRepository = (db: Db): ProductRepository => ({
         now,
       });
     });
+  },
+
+  async findDuplicateCandidates(productId, bands) {
+    if (bands.length !== 6) throw new Error(`expected 6 pHash bands, got ${bands.length}`);
+    const columns = [
+      "phash_band0",
+      "phash_band1",
+      "phash_band2",
+      "phash_band3",
+      "phash_band4",
+      "phash_band5",
+    ] as const;
+    const rows = await db
+      .selectFrom("product_originals")
+      .select(["id", "product_id", "phash", "dhash"])
+      .where("product_id", "<>", productId)
+      .where((eb) => eb.or(columns.map((column, index) => eb(column, "=", bands[index] as number))))
+      .execute();
+    return rows.flatMap((candidate) =>
+      candidate.phash && candidate.dhash
+        ? [
+            {
+              originalId: Number(candidate.id),
+              productId: candidate.product_id,
+              pHash: candidate.phash,
+              dHash: candidate.dhash,
+            },
+          ]
+        : [],
+    );
+  },
+
+  async duplicatesOf(productId) {
+    const rows = await db
+      .selectFrom("product_duplicates as d")
+      .innerJoin("products as p", "p.id", "d.duplicate_product_id")
+      .innerJoin("product_originals as o", "o.id", "d.duplicate_original_id")
+      .select([
+        "d.duplicate_product_id",
+        "p.sku",
+        "p.title",
+        "p.status",
+        "d.phash_distance",
+        "d.dhash_distance",
+        "o.object_key",
+        "d.created_at",
+      ])
+      .where("d.product_id", "=", productId)
+      .orderBy("d.id")
+      .execute();
+    return rows.map((row) => ({
+      productId: row.duplicate_product_id,
+      sku: row.sku,
+      title: row.title,
+      status: row.status,
+      pHashDistance: row.phash_distance,
+      dHashDistance: row.dhash_distance,
+      originalKey: row.object_key,
+      detectedAt: row.created_at,
+    }));
+  },
+
+  async latestOriginal(productId) {
+    const row = await db
+      .selectFrom("product_originals")
+      .select(["object_key", "bucket", "upload_id", "bytes", "sequence", "width", "height", "analysis"])
+      .where("product_id", "=", productId)
+      .where("status", "=", "succeeded")
+      .orderBy("sequence", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      key: row.object_key,
+      bucket: row.bucket,
+      uploadId: row.upload_id,
+      bytes: Number(row.bytes),
+      sequence: row.sequence,
+      width: row.width,
+      height: row.height,
+      analysis: readJson(row.analysis),
+    };
   },
 
   async failSequence(productId, sequence, reason, now) {

@@ -1,5 +1,5 @@
-import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { QueueProbe } from "../domain/ports.ts";
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { EnhanceQueue } from "../domain/ports.ts";
 
 export interface SqsOptions {
   region: string;
@@ -13,8 +13,11 @@ export const createSqsClient = ({ region, endpoint }: SqsOptions): SQSClient =>
     ...(endpoint ? { endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } } : {}),
   });
 
-export const createQueueProbe = (sqs: SQSClient, queueUrl: string): QueueProbe => ({
+export const createEnhanceQueue = (sqs: SQSClient, queueUrl: string): EnhanceQueue => ({
   async ping() {
     await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }));
+  },
+  async send(message) {
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message) }));
   },
 });

@@ -1,11 +1,24 @@
+import { readHeader } from "./decode.ts";
+import { type EngineResult, renderVariantSet } from "./engine.ts";
 import { type FailureCode, PermanentFailure } from "./errors.ts";
 import { describeUnsupported, SUPPORTED_FORMATS_TEXT, sniffImageFormat } from "./image-formats.ts";
 import { enhancedKey, parseRawKey } from "./object-keys.ts";
-import type { Clock, Log, ObjectStore, ProductRepository, VariantRecord } from "./ports.ts";
+import { hammingDistance, hashBands, isNearDuplicate } from "./perceptual-hash.ts";
+import type {
+  Clock,
+  DuplicateMatch,
+  Log,
+  ObjectStore,
+  ProductRepository,
+  SequenceCompletion,
+  VariantRecord,
+} from "./ports.ts";
 import { describeOverLimit } from "./sizes.ts";
-import { readHeader, renderStandardVariant, STANDARD_VARIANT } from "./standard-variant.ts";
+import type { VariantSpec } from "./variant-spec.ts";
 
 export interface WorkerSettings {
+  /** The variants every upload gets (default `DEFAULT_VARIANT_SET`). */
+  variants: readonly VariantSpec[];
   rawBucket: string;
   enhancedBucket: string;
   maxUploadBytes: number;
@@ -48,6 +61,100 @@ export class ProductBusyError extends Error {
 
 export const assetUrl = (settings: WorkerSettings, key: string): string => `${settings.assetsBaseUrl}/${key}`;
 
+/** Writes the rendered variants to the enhanced bucket (concurrently) and finds the original's duplicates. */
+const storeVariants = async (
+  deps: WorkerDeps,
+  productId: string,
+  sequence: number,
+  result: EngineResult,
+): Promise<
+  Omit<SequenceCompletion, "source"> & { variants: VariantRecord[]; duplicates: DuplicateMatch[] }
+> => {
+  const { original } = result;
+  const rendered = result.variants.filter((variant) => variant.kind === "rendered");
+  if (rendered.length === 0) {
+    const reasons = result.variants
+      .map((variant) => (variant.kind === "skipped" ? variant.reason : ""))
+      .join("; ");
+    throw new PermanentFailure("CORRUPT", `no variant could be made from this photo: ${reasons}`);
+  }
+  const variants = await Promise.all(
+    rendered.map(async (variant): Promise<VariantRecord> => {
+      const key = enhancedKey(productId, sequence, variant.spec.name, variant.encoded.extension);
+      await deps.objectStore.put(
+        deps.settings.enhancedBucket,
+        key,
+        variant.encoded.body,
+        variant.encoded.contentType,
+      );
+      return {
+        variant: variant.spec.name,
+        mode: variant.spec.mode,
+        key,
+        url: assetUrl(deps.settings, key),
+        format: variant.encoded.format,
+        width: variant.encoded.width,
+        height: variant.encoded.height,
+        bytes: variant.encoded.bytes,
+        processingMs: variant.milliseconds,
+        qualityMetadata: {
+          before: original.quality.scores,
+          after: variant.quality.scores,
+          measurementsBefore: original.quality.measurements,
+          measurementsAfter: variant.quality.measurements,
+          flagsBefore: original.quality.flags,
+          operations: variant.operations,
+          ...(variant.spec.profile ? { profile: variant.spec.profile } : {}),
+          ...(variant.compliance ? { compliance: variant.compliance } : {}),
+        },
+        sizeMetadata: { ...variant.encoded.size },
+      };
+    }),
+  );
+  const skipped = result.variants.flatMap((variant) =>
+    variant.kind === "skipped"
+      ? [
+          {
+            variant: variant.spec.name,
+            mode: variant.spec.mode,
+            reason: variant.reason,
+            operations: variant.operations,
+          },
+        ]
+      : [],
+  );
+  const bands = hashBands(original.hashes.pHash);
+  const candidates = await deps.repository.findDuplicateCandidates(productId, bands);
+  const duplicates = candidates
+    .filter((candidate) =>
+      isNearDuplicate(original.hashes, { pHash: candidate.pHash, dHash: candidate.dHash }),
+    )
+    .map((candidate) => ({
+      originalId: candidate.originalId,
+      productId: candidate.productId,
+      pHashDistance: hammingDistance(original.hashes.pHash, candidate.pHash),
+      dHashDistance: hammingDistance(original.hashes.dHash, candidate.dHash),
+    }));
+  return {
+    variants,
+    skipped,
+    duplicates,
+    original: {
+      width: original.width,
+      height: original.height,
+      analysis: {
+        quality: original.quality,
+        background: original.background,
+        compliance: original.compliance,
+        decodeMilliseconds: Math.round(result.decodeMilliseconds),
+      },
+      pHash: original.hashes.pHash,
+      dHash: original.hashes.dHash,
+      bands,
+    },
+  };
+};
+
 const transientFailureReason = (attempt: Attempt): string =>
   `processing failed ${attempt.number} times because of a temporary fault (storage or database unavailable); upload the photo again to retry`;
 
@@ -61,7 +168,7 @@ export const enhanceUpload = async (
   object: UploadedObject,
   attempt: Attempt,
 ): Promise<EnhanceOutcome> => {
-  const { repository, objectStore, settings, clock, log } = deps;
+  const { repository, objectStore, settings, clock } = deps;
   if (object.bucket !== settings.rawBucket)
     return { kind: "skipped", reason: `bucket ${object.bucket} is not the raw bucket` };
   const rawKey = parseRawKey(object.key);
@@ -97,54 +204,89 @@ export const enhanceUpload = async (
       return { kind: "skipped", reason };
     }
   }
-  const { sequence } = claim;
+  return processSequence(
+    deps,
+    {
+      productId,
+      sequence: claim.sequence,
+      bucket: object.bucket,
+      key: object.key,
+      bytes: head.bytes,
+      byteLimit: Math.min(upload.maxBytes, settings.maxUploadBytes),
+      declaredType: upload.contentType,
+      variants: settings.variants,
+    },
+    attempt,
+  );
+};
 
+interface SequenceWork {
+  productId: string;
+  sequence: number;
+  bucket: string;
+  key: string;
+  bytes: number;
+  byteLimit: number;
+  declaredType: string;
+  variants: readonly VariantSpec[];
+}
+
+/** The work of one claimed sequence: read, check, render, store, record — or fail with a reason. */
+const processSequence = async (
+  deps: WorkerDeps,
+  work: SequenceWork,
+  attempt: Attempt,
+): Promise<EnhanceOutcome> => {
+  const { repository, objectStore, settings, clock, log } = deps;
+  const { productId, sequence } = work;
   try {
-    const limit = Math.min(upload.maxBytes, settings.maxUploadBytes);
     // The local emulator does not enforce the presigned POST's content-length-range, and a
     // policy is only as good as the code that checks it: measure before reading.
-    if (head.bytes > limit) {
-      const sizes = describeOverLimit(head.bytes, limit);
+    if (work.bytes > work.byteLimit) {
+      const sizes = describeOverLimit(work.bytes, work.byteLimit);
       throw new PermanentFailure(
         "TOO_LARGE",
         `the photo is ${sizes.size}; the limit is ${sizes.limit}. Compress or resize it and upload again`,
       );
     }
     const started = performance.now();
-    const body = await objectStore.get(object.bucket, object.key);
+    const body = await objectStore.get(work.bucket, work.key);
     const format = sniffImageFormat(body);
     if (!format) {
       throw new PermanentFailure(
         "NOT_AN_IMAGE",
-        `the upload is ${describeUnsupported(body)} (declared as ${upload.contentType}), not a ${SUPPORTED_FORMATS_TEXT} photo; upload the photo in one of those formats`,
+        `the upload is ${describeUnsupported(body)} (declared as ${work.declaredType}), not a ${SUPPORTED_FORMATS_TEXT} photo; upload the photo in one of those formats`,
       );
     }
     const header = await readHeader(body, format, settings.maxInputPixels);
-    const rendered = await renderStandardVariant(body, header, settings.maxInputPixels);
-    const key = enhancedKey(productId, sequence, STANDARD_VARIANT.name, STANDARD_VARIANT.extension);
-    await objectStore.put(settings.enhancedBucket, key, rendered.body, STANDARD_VARIANT.contentType);
-    const variant: VariantRecord = {
-      variant: STANDARD_VARIANT.name,
-      mode: STANDARD_VARIANT.mode,
-      key,
-      url: assetUrl(settings, key),
-      format: rendered.format,
-      width: rendered.width,
-      height: rendered.height,
-      bytes: rendered.bytes,
-      processingMs: performance.now() - started,
-      qualityMetadata: {},
-      sizeMetadata: { quality: STANDARD_VARIANT.jpegQuality, encoder: "mozjpeg", encodes: 1 },
-    };
+    const result = await renderVariantSet(body, header, work.variants, settings.maxInputPixels);
+    const completion = await storeVariants(deps, productId, sequence, result);
     await repository.completeSequence(
       productId,
       sequence,
-      { key: object.key, url: null, bytes: head.bytes, width: header.width, height: header.height },
-      [variant],
+      {
+        ...completion,
+        source: { key: work.key, url: null, bytes: work.bytes, width: header.width, height: header.height },
+      },
       clock(),
     );
-    log.info("photo enhanced", { productId, sequence, variants: 1, sourceFormat: format });
-    return { kind: "enhanced", productId, sequence, variantMs: { [variant.variant]: variant.processingMs } };
+    log.info("photo enhanced", {
+      productId,
+      sequence,
+      variants: completion.variants.length,
+      skipped: completion.skipped.length,
+      duplicates: completion.duplicates.length,
+      sourceFormat: format,
+      milliseconds: Math.round(performance.now() - started),
+    });
+    return {
+      kind: "enhanced",
+      productId,
+      sequence,
+      variantMs: Object.fromEntries(
+        completion.variants.map((variant) => [variant.variant, variant.processingMs]),
+      ),
+    };
   } catch (error) {
     if (error instanceof PermanentFailure) {
       await repository.failSequence(productId, sequence, error.reason, clock());
@@ -170,4 +312,63 @@ export const enhanceUpload = async (
     }
     throw error;
   }
+};
+
+/** A request to re-enhance a product's latest original with one chosen variant: a new sequence. */
+export interface ReenhanceRequest {
+  requestId: string;
+  productId: string;
+  variant: VariantSpec;
+}
+
+/**
+ * Re-enhances the latest original: the request id stands in for the object's ETag in the sequence's
+ * claim, so a redelivered request resumes its own sequence and two requests make two sequences.
+ */
+export const reenhanceProduct = async (
+  deps: WorkerDeps,
+  request: ReenhanceRequest,
+  attempt: Attempt,
+): Promise<EnhanceOutcome> => {
+  const { repository, clock } = deps;
+  const original = await repository.latestOriginal(request.productId);
+  if (!original) return { kind: "skipped", reason: `product ${request.productId} has no processed original` };
+  const claim = await repository.claimSequence(
+    request.productId,
+    original.uploadId,
+    {
+      bucket: original.bucket,
+      key: original.key,
+      etag: `reenhance:${request.requestId}`,
+      bytes: original.bytes,
+    },
+    clock(),
+  );
+  switch (claim.kind) {
+    case "finished":
+      return {
+        kind: "skipped",
+        reason: `duplicate delivery: sequence ${claim.sequence} already ran this request`,
+      };
+    case "unknown-product":
+      return { kind: "skipped", reason: `product ${request.productId} does not exist` };
+    case "busy":
+      throw new ProductBusyError(request.productId);
+    case "refused":
+      return { kind: "skipped", reason: `the product is ${claim.status}: not re-enhanced` };
+  }
+  return processSequence(
+    deps,
+    {
+      productId: request.productId,
+      sequence: claim.sequence,
+      bucket: original.bucket,
+      key: original.key,
+      bytes: original.bytes,
+      byteLimit: Number.POSITIVE_INFINITY,
+      declaredType: "a stored original",
+      variants: [request.variant],
+    },
+    attempt,
+  );
 };

@@ -74,6 +74,70 @@ export interface VariantRecord {
   sizeMetadata: Record<string, unknown>;
 }
 
+/** A variant the mode declined to make (e.g. background removal on a busy background), and why. */
+export interface SkippedVariantRecord {
+  variant: string;
+  mode: string;
+  reason: string;
+  operations: unknown[];
+}
+
+/** The engine's findings about an original: stored on it, and used to find its duplicates. */
+export interface OriginalRecord {
+  width: number;
+  height: number;
+  analysis: Record<string, unknown>;
+  pHash: string;
+  dHash: string;
+  /** pHash split into indexed bands (see `schema/002_analysis_and_duplicates.sql`). */
+  bands: number[];
+}
+
+export interface DuplicateCandidate {
+  originalId: number;
+  productId: string;
+  pHash: string;
+  dHash: string;
+}
+
+export interface DuplicateMatch {
+  originalId: number;
+  productId: string;
+  pHashDistance: number;
+  dHashDistance: number;
+}
+
+export interface DuplicateView {
+  productId: string;
+  sku: string;
+  title: string;
+  status: string;
+  pHashDistance: number;
+  dHashDistance: number;
+  /** The other product's original that this one's matches. */
+  originalKey: string;
+  detectedAt: Date;
+}
+
+export interface LatestOriginal {
+  key: string;
+  bucket: string;
+  uploadId: string;
+  bytes: number;
+  sequence: number;
+  width: number | null;
+  height: number | null;
+  analysis: unknown;
+}
+
+export interface SequenceCompletion {
+  source: SourceDetails;
+  variants: VariantRecord[];
+  skipped: SkippedVariantRecord[];
+  original?: OriginalRecord | undefined;
+  duplicates?: DuplicateMatch[] | undefined;
+}
+
 export interface SourceDetails {
   key: string;
   url: string | null;
@@ -118,10 +182,14 @@ export interface ProductRepository {
   completeSequence(
     productId: string,
     sequence: number,
-    source: SourceDetails,
-    variants: VariantRecord[],
+    completion: SequenceCompletion,
     now: Date,
   ): Promise<void>;
+  /** Originals of other products sharing at least one pHash band: the only rows a duplicate can be among. */
+  findDuplicateCandidates(productId: string, bands: number[]): Promise<DuplicateCandidate[]>;
+  duplicatesOf(productId: string): Promise<DuplicateView[]>;
+  /** The newest original that finished processing, for analysis and re-enhancement. */
+  latestOriginal(productId: string): Promise<LatestOriginal | undefined>;
   failSequence(productId: string, sequence: number, reason: string, now: Date): Promise<void>;
   /** A history row for an upload that did not start a sequence, so the refusal is visible. */
   recordRefusedUpload(productId: string, sourceKey: string, reason: string, now: Date): Promise<void>;
@@ -153,8 +221,10 @@ export interface ObjectStore {
   ping(bucket: string): Promise<void>;
 }
 
-export interface QueueProbe {
+/** The enhance queue as the API sees it: reachable, and where re-enhancement requests go. */
+export interface EnhanceQueue {
   ping(): Promise<void>;
+  send(message: Record<string, unknown>): Promise<void>;
 }
 
 export type Clock = () => Date;

@@ -1,18 +1,20 @@
 import { randomUUID } from "node:crypto";
+import type { z } from "zod";
 import { AppError, notFound } from "./errors.ts";
 import { extensionFor, type UploadContentType } from "./image-formats.ts";
 import { rawKey } from "./object-keys.ts";
 import type {
   Clock,
+  EnhanceQueue,
   ObjectStore,
   Product,
   ProductImage,
   ProductRepository,
-  QueueProbe,
   UploadRecord,
 } from "./ports.ts";
 import type { NewProduct } from "./product-input.ts";
-import { acceptsUploads } from "./product-status.ts";
+import { acceptsUploads, canTransition } from "./product-status.ts";
+import { type VariantSpec, variantSpecSchema } from "./variant-spec.ts";
 
 export interface ApiSettings {
   rawBucket: string;
@@ -25,7 +27,7 @@ export interface ApiSettings {
 export interface ApiDeps {
   repository: ProductRepository;
   objectStore: ObjectStore;
-  queue: QueueProbe;
+  queue: EnhanceQueue;
   settings: ApiSettings;
   clock: Clock;
 }
@@ -58,6 +60,24 @@ export interface ImageView {
   sequence: number;
 }
 
+/** What the engine measured on the current original, for a reviewer. */
+export interface AnalysisView {
+  width: number | null;
+  height: number | null;
+  quality: unknown;
+  compliance: unknown;
+}
+
+export interface DuplicateEntry {
+  productId: string;
+  sku: string;
+  title: string;
+  status: string;
+  pHashDistance: number;
+  dHashDistance: number;
+  detectedAt: string;
+}
+
 export interface ProductView {
   id: string;
   sku: string;
@@ -73,6 +93,8 @@ export interface ProductView {
   createdAt: string;
   updatedAt: string;
   images: ImageView[];
+  analysis: AnalysisView | null;
+  duplicates: DuplicateEntry[];
 }
 
 const planUpload = (deps: ApiDeps, productId: string, contentType: UploadContentType): UploadRecord => {
@@ -163,7 +185,12 @@ const imageView = (settings: ApiSettings, image: ProductImage): ImageView => ({
 export const getProduct = async (deps: ApiDeps, productId: string): Promise<ProductView> => {
   const product = await deps.repository.findProduct(productId);
   if (!product) throw notFound("product", productId);
-  const images = await deps.repository.currentImages(productId);
+  const [images, original, duplicates] = await Promise.all([
+    deps.repository.currentImages(productId),
+    deps.repository.latestOriginal(productId),
+    listDuplicates(deps, productId),
+  ]);
+  const analysis = original?.analysis as { quality?: unknown; compliance?: unknown } | null | undefined;
   return {
     id: product.id,
     sku: product.sku,
@@ -179,7 +206,79 @@ export const getProduct = async (deps: ApiDeps, productId: string): Promise<Prod
     createdAt: product.createdAt.toISOString(),
     updatedAt: product.updatedAt.toISOString(),
     images: images.map((image) => imageView(deps.settings, image)),
+    analysis: original
+      ? {
+          width: original.width,
+          height: original.height,
+          quality: analysis?.quality ?? null,
+          compliance: analysis?.compliance ?? null,
+        }
+      : null,
+    duplicates,
   };
+};
+
+const listDuplicates = async (deps: ApiDeps, productId: string): Promise<DuplicateEntry[]> =>
+  (await deps.repository.duplicatesOf(productId)).map((duplicate) => ({
+    productId: duplicate.productId,
+    sku: duplicate.sku,
+    title: duplicate.title,
+    status: duplicate.status,
+    pHashDistance: duplicate.pHashDistance,
+    dHashDistance: duplicate.dHashDistance,
+    detectedAt: duplicate.detectedAt.toISOString(),
+  }));
+
+/** The products whose photos this product's photos nearly duplicate (same shot re-encoded, resized, …). */
+export const getDuplicates = async (
+  deps: ApiDeps,
+  productId: string,
+): Promise<{ duplicates: DuplicateEntry[] }> => {
+  if (!(await deps.repository.findProduct(productId))) throw notFound("product", productId);
+  return { duplicates: await listDuplicates(deps, productId) };
+};
+
+export const reenhanceRequestSchema = variantSpecSchema.omit({ name: true }).extend({
+  /** Names the variant in the new sequence (default: the mode in lower case). */
+  name: variantSpecSchema.shape.name.optional(),
+});
+
+export interface ReenhanceAccepted {
+  requestId: string;
+  productId: string;
+  variant: VariantSpec;
+}
+
+/**
+ * Queues a re-enhancement of the latest original with a chosen mode, profile, format and target size;
+ * the worker runs it as a new sequence and the product goes through `processing` again.
+ */
+export const requestReenhancement = async (
+  deps: ApiDeps,
+  productId: string,
+  request: z.output<typeof reenhanceRequestSchema>,
+): Promise<ReenhanceAccepted> => {
+  const product = await deps.repository.findProduct(productId);
+  if (!product) throw notFound("product", productId);
+  if (!canTransition(product.status, "processing")) {
+    throw new AppError(
+      "CONFLICT",
+      `product ${productId} is ${product.status}: only a product in pending_review, rejected or failed can be re-enhanced`,
+    );
+  }
+  if (!(await deps.repository.latestOriginal(productId))) {
+    throw new AppError(
+      "CONFLICT",
+      `product ${productId} has no processed photo to re-enhance; upload one first`,
+    );
+  }
+  const variant: VariantSpec = {
+    ...request,
+    name: request.name ?? request.mode.toLowerCase().replace(/_/g, "-"),
+  };
+  const accepted = { requestId: randomUUID(), productId, variant };
+  await deps.queue.send({ type: "reenhance", ...accepted });
+  return accepted;
 };
 
 export type CheckResult = { status: "ok"; latencyMs: number } | { status: "unavailable"; latencyMs: number };

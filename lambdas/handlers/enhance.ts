@@ -5,13 +5,27 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3Schema } from "@aws-lambda-powertools/parser/schemas";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
-import { type EnhanceOutcome, enhanceUpload, type WorkerDeps } from "../domain/enhance-upload.ts";
+import {
+  type EnhanceOutcome,
+  enhanceUpload,
+  reenhanceProduct,
+  type WorkerDeps,
+} from "../domain/enhance-upload.ts";
 import { decodeEventKey } from "../domain/object-keys.ts";
+import { variantSpecSchema } from "../domain/variant-spec.ts";
 import { workerDepsFromEnvironment } from "./runtime.ts";
 
 /** S3 sends this once when a notification is configured; it carries no object. */
 const S3TestEventSchema = z.object({ Service: z.literal("Amazon S3"), Event: z.literal("s3:TestEvent") });
-export const EnhanceMessageSchema = z.union([S3Schema, S3TestEventSchema]);
+/** Sent by `POST /products/{id}/enhance`: re-enhance the latest original with one chosen variant. */
+export const ReenhanceMessageSchema = z.object({
+  type: z.literal("reenhance"),
+  requestId: z.uuid(),
+  productId: z.uuid(),
+  variant: variantSpecSchema,
+});
+export type ReenhanceMessage = z.infer<typeof ReenhanceMessageSchema>;
+export const EnhanceMessageSchema = z.union([S3Schema, S3TestEventSchema, ReenhanceMessageSchema]);
 
 type EnhanceRecord = ParsedRecord<SQSRecord, z.infer<typeof EnhanceMessageSchema>>;
 
@@ -35,6 +49,23 @@ const recordOutcome = (metrics: Metrics, outcome: EnhanceOutcome): void => {
   }
 };
 
+/** A thrown error is a transient fault: count it, log it, and let the queue deliver the message again. */
+const withRetryMetric = async (
+  metrics: Metrics,
+  deps: WorkerDeps,
+  subject: Record<string, string>,
+  attempt: { number: number },
+  work: () => Promise<EnhanceOutcome>,
+): Promise<EnhanceOutcome> => {
+  try {
+    return await work();
+  } catch (error) {
+    metrics.addMetric("TransientFailures", MetricUnit.Count, 1);
+    deps.log.warn("will be retried", { ...subject, attempt: attempt.number, error: String(error) });
+    throw error;
+  }
+};
+
 export const enhanceRecord = async (
   deps: WorkerDeps,
   maxReceiveCount: number,
@@ -45,17 +76,21 @@ export const enhanceRecord = async (
   if ("Event" in message) return;
   const receiveCount = Number(record.attributes.ApproximateReceiveCount);
   const attempt = { number: receiveCount, isLast: receiveCount >= maxReceiveCount };
+  if ("type" in message) {
+    const outcome = await withRetryMetric(metrics, deps, { productId: message.productId }, attempt, () =>
+      reenhanceProduct(deps, message, attempt),
+    );
+    recordOutcome(metrics, outcome);
+    if (outcome.kind === "skipped")
+      deps.log.info("re-enhancement skipped", { productId: message.productId, reason: outcome.reason });
+    return;
+  }
   for (const s3Record of message.Records) {
     if (!s3Record.eventName.startsWith("ObjectCreated:")) continue;
     const object = { bucket: s3Record.s3.bucket.name, key: decodeEventKey(s3Record.s3.object.key) };
-    let outcome: EnhanceOutcome;
-    try {
-      outcome = await enhanceUpload(deps, object, attempt);
-    } catch (error) {
-      metrics.addMetric("TransientFailures", MetricUnit.Count, 1);
-      deps.log.warn("photo will be retried", { ...object, attempt: attempt.number, error: String(error) });
-      throw error;
-    }
+    const outcome = await withRetryMetric(metrics, deps, object, attempt, () =>
+      enhanceUpload(deps, object, attempt),
+    );
     recordOutcome(metrics, outcome);
     if (outcome.kind === "skipped") deps.log.info("upload skipped", { ...object, reason: outcome.reason });
   }

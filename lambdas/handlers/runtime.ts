@@ -7,7 +7,7 @@ import { createDataApiDb, createMysqlDb, type Db } from "../adapters/database.ts
 import { logger } from "../adapters/logger.ts";
 import { createObjectStore, createS3Client } from "../adapters/object-store.ts";
 import { createProductRepository } from "../adapters/product-repository.ts";
-import { createQueueProbe, createSqsClient } from "../adapters/queue.ts";
+import { createEnhanceQueue, createSqsClient } from "../adapters/queue.ts";
 import { type Config, loadConfig } from "../config.ts";
 import type { WorkerDeps } from "../domain/enhance-upload.ts";
 import type { ApiDeps } from "../domain/products.ts";
@@ -45,7 +45,7 @@ export const apiDepsFromEnvironment = (): ApiDeps => {
   return {
     repository: createProductRepository(processDb()),
     objectStore: createObjectStore(s3, publicS3),
-    queue: createQueueProbe(
+    queue: createEnhanceQueue(
       createSqsClient({ region: cfg.region, endpoint: cfg.sqsEndpoint }),
       cfg.enhanceQueueUrl,
     ),

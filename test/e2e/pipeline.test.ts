@@ -79,13 +79,13 @@ describe("the local pipeline, end to end over HTTP", () => {
     expect(body.status).toBe("ok");
   });
 
-  it("takes real photos from bulk creation to pending_review with clean standard variants", async () => {
+  it("takes real photos from bulk creation to pending_review with the default variant set", async () => {
     const photos = [
-      { file: "LadyBird.jpg", type: "image/jpeg", expected: [2000, 1250] },
-      { file: "Wood.jpg", type: "image/jpeg", expected: [2000, 1500] },
-      { file: "chicky_512.png", type: "image/png", expected: [512, 512] },
-      { file: "box.png", type: "image/png", expected: [324, 223] },
-      { file: "apple.jpg", type: "image/jpeg", expected: [512, 512] },
+      { file: "LadyBird.jpg", type: "image/jpeg", longest: 2560 },
+      { file: "Wood.jpg", type: "image/jpeg", longest: 2560 },
+      { file: "chicky_512.png", type: "image/png", longest: 512 },
+      { file: "box.png", type: "image/png", longest: 324 },
+      { file: "apple.jpg", type: "image/jpeg", longest: 512 },
     ];
     const { status, body } = await api("POST", "/products", {
       products: photos.map((photo, index) => item(`E2E-PHOTO-${index}`, photo.type)),
@@ -107,47 +107,50 @@ describe("the local pipeline, end to end over HTTP", () => {
     for (const [index, photo] of photos.entries()) {
       const product = await settled((products[index] as Created).id);
       expect(product.status, `${photo.file}: ${product.statusReason}`).toBe("pending_review");
-      expect(product.images).toHaveLength(1);
-      const [image] = product.images;
-      expect(image).toMatchObject({
-        variant: "standard",
-        format: "jpeg",
-        width: photo.expected[0],
-        height: photo.expected[1],
-      });
+      const byVariant = new Map<
+        string,
+        { url: string; format: string; width: number; height: number; bytes: number }
+      >(product.images.map((image: { variant: string }) => [image.variant, image]));
+      expect([...byVariant.keys()].sort()).toEqual(["enhanced", "standard", "thumb", "web"]);
+      expect(byVariant.get("standard")).toMatchObject({ format: "jpeg", width: 2000, height: 2000 });
+      expect(byVariant.get("enhanced")).toMatchObject({ format: "jpeg" });
+      expect(byVariant.get("web")).toMatchObject({ format: "webp" });
+      expect(byVariant.get("thumb")).toMatchObject({ format: "webp" });
 
-      const served = await fetch(image.url);
-      expect(served.status).toBe(200);
-      expect(served.headers.get("content-type")).toBe("image/jpeg");
-      const bytes = new Uint8Array(await served.arrayBuffer());
-      expect(bytes.length).toBe(image.bytes);
-      const metadata = await sharp(bytes).metadata();
-      expect(metadata.format).toBe("jpeg");
-      expect(Math.max(metadata.width, metadata.height)).toBeLessThanOrEqual(2000);
-      expect([metadata.width, metadata.height]).toEqual(photo.expected);
-      expect(metadata.space).toBe("srgb");
-      expect(metadata.channels).toBe(3);
-      expect(metadata.exif).toBeUndefined();
-      expect(metadata.icc).toBeUndefined();
+      for (const [variant, image] of byVariant) {
+        const served = await fetch(image.url);
+        expect(served.status, `${photo.file} ${variant}`).toBe(200);
+        expect(served.headers.get("content-type")).toBe(
+          image.format === "jpeg" ? "image/jpeg" : "image/webp",
+        );
+        const bytes = new Uint8Array(await served.arrayBuffer());
+        expect(bytes.length).toBe(image.bytes);
+        const metadata = await sharp(bytes).metadata();
+        expect(metadata.format).toBe(image.format);
+        expect([metadata.width, metadata.height]).toEqual([image.width, image.height]);
+        expect(Math.max(metadata.width, metadata.height)).toBeLessThanOrEqual(2048);
+        expect(metadata.space).toBe("srgb");
+        expect(metadata.exif, `${photo.file} ${variant} carries EXIF`).toBeUndefined();
+        expect(metadata.icc).toBeUndefined();
+      }
+      expect(byVariant.get("web")?.bytes).toBeLessThanOrEqual(200 * 1024);
+      const thumb = byVariant.get("thumb");
+      expect(Math.max(thumb?.width ?? 0, thumb?.height ?? 0)).toBe(Math.min(400, photo.longest));
+      expect(product.analysis.quality.scores.sharpness).toBeGreaterThanOrEqual(0);
+      expect(product.analysis.compliance.amazon.rules.length).toBeGreaterThan(0);
     }
 
-    // The translucent PNG was flattened on white: each output pixel is alpha·colour + (1 − alpha)·255.
+    // The translucent PNG: flattened on white in the JPEGs, its transparency kept in the WebP.
     const chicky = await settled((products[2] as Created).id);
-    const source = await sharp(`${CORPUS}chicky_512.png`).raw().toBuffer({ resolveWithObject: true });
-    const output = await sharp(new Uint8Array(await (await fetch(chicky.images[0].url)).arrayBuffer()))
+    const imageOf = (variant: string) =>
+      chicky.images.find((image: { variant: string }) => image.variant === variant);
+    const standard = await sharp(new Uint8Array(await (await fetch(imageOf("standard").url)).arrayBuffer()))
       .raw()
       .toBuffer({ resolveWithObject: true });
-    let mostTransparent = 3;
-    for (let alpha = 3; alpha < source.data.length; alpha += 4) {
-      if ((source.data[alpha] ?? 255) < (source.data[mostTransparent] ?? 255)) mostTransparent = alpha;
-    }
-    const pixel = (mostTransparent - 3) / 4;
-    const alpha = (source.data[mostTransparent] ?? 255) / 255;
-    expect(alpha).toBeLessThan(0.6);
-    for (let channel = 0; channel < 3; channel += 1) {
-      const onWhite = alpha * (source.data[pixel * 4 + channel] ?? 0) + (1 - alpha) * 255;
-      expect(Math.abs((output.data[pixel * 3 + channel] ?? 0) - onWhite)).toBeLessThan(12);
-    }
+    expect(standard.info.channels).toBe(3);
+    expect([...standard.data.subarray(0, 3)]).toEqual([255, 255, 255]);
+    const web = await sharp(new Uint8Array(await (await fetch(imageOf("web").url)).arrayBuffer())).metadata();
+    expect(web.hasAlpha).toBe(true);
   });
 
   it("fails a text file sent as image/jpeg with a reason a seller can act on", async () => {
@@ -187,7 +190,67 @@ describe("the local pipeline, end to end over HTTP", () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const after = (await api("GET", `/products/${product.id}`)).body;
     expect(after).toMatchObject({ status: "pending_review", sequence: 1, updatedAt: first.updatedAt });
-    expect(after.images).toHaveLength(1);
+    expect(after.images).toHaveLength(4);
+    expect(after.images.every((image: { sequence: number }) => image.sequence === 1)).toBe(true);
+  });
+
+  it("flags a re-encoded copy of another product's photo as its duplicate", async () => {
+    const { body } = await api("POST", "/products", { products: [item("E2E-DUP-A"), item("E2E-DUP-B")] });
+    const [first, second] = body.products as Created[];
+    if (!first || !second) throw new Error("no products");
+    const photo = await readFile(`${CORPUS}TwoWings.jpg`);
+    await postUpload(first.upload, photo);
+    await settled(first.id);
+    const copy = await sharp(photo).resize(1280).jpeg({ quality: 70 }).toBuffer();
+    await postUpload(second.upload, copy);
+    const product = await settled(second.id);
+    expect(product.status).toBe("pending_review");
+    expect(product.duplicates).toEqual([expect.objectContaining({ productId: first.id, sku: "E2E-DUP-A" })]);
+    const listed = await api("GET", `/products/${second.id}/duplicates`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.duplicates[0].pHashDistance).toBeLessThanOrEqual(5);
+    // The first product had nothing to duplicate when it was processed.
+    expect((await api("GET", `/products/${first.id}/duplicates`)).body.duplicates).toEqual([]);
+  });
+
+  it("re-enhances the latest original with a chosen mode, format and target size as a new sequence", async () => {
+    const { body } = await api("POST", "/products", { products: [item("E2E-REENHANCE")] });
+    const [product] = body.products as Created[];
+    if (!product) throw new Error("no product");
+    await postUpload(product.upload, await readFile(`${CORPUS}LadyBird.jpg`));
+    const first = await settled(product.id);
+    expect(first.sequence).toBe(1);
+
+    const invalid = await api("POST", `/products/${product.id}/enhance`, { mode: "MAGIC", targetKb: 10 });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.details.map((detail: { path: string }) => detail.path).sort()).toEqual([
+      "mode",
+      "targetKb",
+    ]);
+
+    const accepted = await api("POST", `/products/${product.id}/enhance`, {
+      mode: "OPTIMIZE",
+      format: "webp",
+      targetKb: 120,
+    });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body.variant).toMatchObject({
+      name: "optimize",
+      mode: "OPTIMIZE",
+      format: "webp",
+      targetKb: 120,
+    });
+    const second = await eventually(
+      async () => {
+        const current = (await api("GET", `/products/${product.id}`)).body;
+        return current.sequence === 2 && current.status === "pending_review" ? current : undefined;
+      },
+      { timeoutMs: 60_000, what: "the re-enhanced sequence" },
+    );
+    expect(second.images).toEqual([
+      expect.objectContaining({ variant: "optimize", format: "webp", sequence: 2 }),
+    ]);
+    expect(second.images[0].bytes).toBeLessThanOrEqual(120 * 1024);
   });
 
   it("answers an invalid bulk request with 400 naming each field, and writes none of it", async () => {

@@ -11,6 +11,7 @@ import {
   RAW_PREFIX,
   ROUTES,
   resourceName,
+  WORKER_PROCESS_ENV,
 } from "../../lambdas/names.ts";
 import { buildApp, type PixelLabApp } from "../../lib/app.ts";
 import { migrationsChecksum } from "../../lib/migrations.ts";
@@ -190,6 +191,13 @@ describe("functions", () => {
     expect(functions.length).toBe(ROUTES.length + 2);
     for (const fn of functions)
       expect(fn.Properties).toMatchObject({ Runtime: "nodejs24.x", Architectures: ["arm64"] });
+  });
+
+  it("gives the worker two malloc arenas, so sharp keeps its threads and a bounded heap", () => {
+    const worker = resourcesOf(app, "AWS::Lambda::Function").find((fn) => fn.Properties.MemorySize === 2048);
+    if (!worker) throw new Error("no worker function");
+    const variables = (worker.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    expect(variables).toMatchObject({ ...WORKER_PROCESS_ENV });
   });
 
   it("feeds the worker batches with partial batch failures and a concurrency ceiling", () => {

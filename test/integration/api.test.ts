@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMysqlDb } from "../../lambdas/adapters/database.ts";
 import { createObjectStore } from "../../lambdas/adapters/object-store.ts";
 import { createProductRepository } from "../../lambdas/adapters/product-repository.ts";
-import { createQueueProbe } from "../../lambdas/adapters/queue.ts";
+import { createEnhanceQueue } from "../../lambdas/adapters/queue.ts";
 import type { ApiDeps } from "../../lambdas/domain/products.ts";
 import { startApiServer } from "../support/api-server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -62,7 +62,7 @@ beforeAll(async () => {
   deps = {
     repository: createProductRepository(database.db),
     objectStore: createObjectStore(emulator.s3),
-    queue: createQueueProbe(emulator.sqs, emulator.queue.url),
+    queue: createEnhanceQueue(emulator.sqs, emulator.queue.url),
     settings: {
       rawBucket: emulator.rawBucket,
       enhancedBucket: emulator.enhancedBucket,
@@ -264,7 +264,7 @@ describe("errors and health", () => {
 
   it("counts a dependency that never answers as unavailable instead of hanging", async () => {
     const hangingApi = await startApiServer(
-      { ...deps, queue: { ping: () => new Promise<void>(() => undefined) } },
+      { ...deps, queue: { ...deps.queue, ping: () => new Promise<void>(() => undefined) } },
       { s3: emulator.s3, bucket: emulator.enhancedBucket },
     );
     try {

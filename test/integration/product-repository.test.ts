@@ -127,9 +127,19 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
       sizeMetadata: { quality: 85 },
     };
     const sourceDetails = { key, url: null, bytes: 1000, width: 2560, height: 1600 };
-    await repository.completeSequence(product.id, 1, sourceDetails, [variant], now);
+    await repository.completeSequence(
+      product.id,
+      1,
+      { source: sourceDetails, variants: [variant], skipped: [] },
+      now,
+    );
     // Completing twice (a duplicate delivery) changes nothing.
-    await repository.completeSequence(product.id, 1, sourceDetails, [variant], now);
+    await repository.completeSequence(
+      product.id,
+      1,
+      { source: sourceDetails, variants: [variant], skipped: [] },
+      now,
+    );
 
     const done = await repository.findProduct(product.id);
     expect(done).toMatchObject({ status: "pending_review", lastSequence: 1, version: 3 });

@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../lambdas/adapters/logger.ts";
 import { createObjectStore } from "../../lambdas/adapters/object-store.ts";
 import { createProductRepository } from "../../lambdas/adapters/product-repository.ts";
-import { createQueueProbe } from "../../lambdas/adapters/queue.ts";
+import { createEnhanceQueue } from "../../lambdas/adapters/queue.ts";
 import type { WorkerDeps } from "../../lambdas/domain/enhance-upload.ts";
 import type { ObjectStore } from "../../lambdas/domain/ports.ts";
 import { type ApiDeps, createProducts } from "../../lambdas/domain/products.ts";
+import { DEFAULT_VARIANT_SET } from "../../lambdas/domain/variant-spec.ts";
 import { createEnhanceHandler } from "../../lambdas/handlers/enhance.ts";
 import { startEventSourcePoller, toSqsRecord } from "../../local/event-source-poller.ts";
 import { lambdaContext } from "../../local/lambda-context.ts";
@@ -33,6 +34,7 @@ beforeAll(async () => {
   const repository = createProductRepository(database.db);
   const objectStore = createObjectStore(emulator.s3);
   const settings = {
+    variants: DEFAULT_VARIANT_SET,
     rawBucket: emulator.rawBucket,
     enhancedBucket: emulator.enhancedBucket,
     maxUploadBytes: 2 * MB,
@@ -43,7 +45,7 @@ beforeAll(async () => {
   apiDeps = {
     repository,
     objectStore,
-    queue: createQueueProbe(emulator.sqs, emulator.queue.url),
+    queue: createEnhanceQueue(emulator.sqs, emulator.queue.url),
     settings,
     clock: () => new Date(),
   };
@@ -108,7 +110,7 @@ const enhancedObjects = async (id: string) =>
 describe("enhance worker", () => {
   const handler = () => createEnhanceHandler(workerDeps, 3);
 
-  it("turns an uploaded photo into the standard variant and moves the product to pending_review", async () => {
+  it("turns an uploaded photo into the default variant set and moves the product to pending_review", async () => {
     const photo = await readFile(`${CORPUS}LadyBird.jpg`);
     const { productId, event } = await uploadedProduct(photo);
     const response = await handler()(sqsEvent([event]), lambdaContext("enhance", 30));
@@ -119,32 +121,71 @@ describe("enhance worker", () => {
       statusReason: null,
       lastSequence: 1,
     });
-    const [image] = await images(productId);
-    expect(image).toMatchObject({
-      variant: "standard",
-      format: "jpeg",
-      width: 2000,
-      height: 1250,
-      sequence: 1,
-    });
+    const rows = await images(productId);
+    expect(rows.map((row) => [row.variant, row.format, row.sequence])).toEqual([
+      ["standard", "jpeg", 1],
+      ["enhanced", "jpeg", 1],
+      ["web", "webp", 1],
+      ["thumb", "webp", 1],
+    ]);
+    const standard = rows[0];
+    expect(standard).toMatchObject({ width: 2000, height: 2000 });
     const stored = await workerDeps.objectStore.get(
       emulator.enhancedBucket,
       `enhanced/${productId}/1/standard.jpg`,
     );
     const metadata = await sharp(stored).metadata();
-    expect(metadata).toMatchObject({ format: "jpeg", width: 2000, height: 1250, space: "srgb" });
+    expect(metadata).toMatchObject({ format: "jpeg", width: 2000, height: 2000, space: "srgb" });
     expect(metadata.exif).toBeUndefined();
-    expect(stored.length).toBe(image?.bytes);
-    const history = await apiDeps.repository.history(productId);
-    expect(history.map((entry) => entry.event)).toEqual([
-      "status_changed",
-      "variant_created",
-      "status_changed",
+    expect(stored.length).toBe(standard?.bytes);
+    expect((await enhancedObjects(productId)).map((object) => object.Key?.split("/").at(-1)).sort()).toEqual([
+      "enhanced.jpg",
+      "standard.jpg",
+      "thumb.webp",
+      "web.webp",
     ]);
-    expect(history[1]).toMatchObject({
+
+    const history = await apiDeps.repository.history(productId);
+    expect(history.map((entry) => `${entry.event}:${entry.variant ?? entry.toStatus}`)).toEqual([
+      "status_changed:processing",
+      "variant_created:standard",
+      "variant_created:enhanced",
+      "variant_created:web",
+      "variant_created:thumb",
+      "status_changed:pending_review",
+    ]);
+    const standardRow = history[1];
+    expect(standardRow).toMatchObject({
+      mode: "STANDARDIZE",
       outputUrl: `https://cdn.example.test/enhanced/${productId}/1/standard.jpg`,
       sourceBytes: photo.length,
     });
+    const quality = standardRow?.qualityMetadata as {
+      before: Record<string, number>;
+      after: Record<string, number>;
+      compliance: { profile: string; pass: boolean };
+    };
+    expect(Object.keys(quality.before).sort()).toEqual([
+      "contrast",
+      "exposure",
+      "noise",
+      "overall",
+      "resolution",
+      "sharpness",
+    ]);
+    expect(quality.compliance).toMatchObject({ profile: "amazon", pass: true });
+    const web = history[3];
+    expect(web?.sizeMetadata).toMatchObject({ targetBytes: 200 * 1024 });
+    expect(web?.outputBytes).toBeLessThanOrEqual(200 * 1024);
+
+    const [original] = await database.db
+      .selectFrom("product_originals")
+      .select(["phash", "dhash", "width", "height", "phash_band0"])
+      .where("product_id", "=", productId)
+      .execute();
+    expect(original).toMatchObject({ width: 2560, height: 1600 });
+    expect(original?.phash).toMatch(/^[0-9a-f]{16}$/);
+    expect(original?.phash_band0).not.toBeNull();
   });
 
   it("processes one object once, however often S3 delivers its event", async () => {
@@ -156,8 +197,8 @@ describe("enhance worker", () => {
     expect(again?.batchItemFailures).toEqual([]);
 
     expect((await product(productId))?.status).toBe("pending_review");
-    expect(await images(productId)).toHaveLength(1);
-    expect(await enhancedObjects(productId)).toHaveLength(1);
+    expect(await images(productId)).toHaveLength(4);
+    expect(await enhancedObjects(productId)).toHaveLength(4);
     const originals = await database.db
       .selectFrom("product_originals")
       .selectAll()
@@ -169,6 +210,9 @@ describe("enhance worker", () => {
     );
     expect(events).toEqual([
       "status_changed:processing",
+      "variant_created:",
+      "variant_created:",
+      "variant_created:",
       "variant_created:",
       "status_changed:pending_review",
     ]);
@@ -199,6 +243,9 @@ describe("enhance worker", () => {
     expect(recorded).toEqual([
       "PhotosEnhanced Count 1",
       "VariantTime Milliseconds Variant=standard t",
+      "VariantTime Milliseconds Variant=enhanced t",
+      "VariantTime Milliseconds Variant=web t",
+      "VariantTime Milliseconds Variant=thumb t",
       "PhotosFailed Count FailureCode=NOT_AN_IMAGE 1",
       "published",
     ]);
@@ -343,7 +390,7 @@ describe("enhance worker behind the queue", () => {
       );
       expect(done.lastSequence).toBe(1);
       expect(failuresLeft).toBe(0);
-      expect(await images(productId)).toHaveLength(1);
+      expect(await images(productId)).toHaveLength(4);
     } finally {
       await poller.stop();
     }

@@ -5,6 +5,8 @@ import { logger } from "../../lambdas/adapters/logger.ts";
 import type { ApiDeps } from "../../lambdas/domain/products.ts";
 import { createProductsHandler } from "../../lambdas/handlers/http/create-products.ts";
 import { createUploadHandler } from "../../lambdas/handlers/http/create-upload.ts";
+import { enhanceProductHandler } from "../../lambdas/handlers/http/enhance-product.ts";
+import { getDuplicatesHandler } from "../../lambdas/handlers/http/get-duplicates.ts";
 import { getProductHandler } from "../../lambdas/handlers/http/get-product.ts";
 import { healthHandler } from "../../lambdas/handlers/http/health.ts";
 import { ROUTES } from "../../lambdas/names.ts";
@@ -14,6 +16,8 @@ const factories: Record<(typeof ROUTES)[number]["handler"], (deps: ApiDeps) => H
   "create-products": createProductsHandler,
   "create-upload": createUploadHandler,
   "get-product": getProductHandler,
+  "get-duplicates": getDuplicatesHandler,
+  "enhance-product": enhanceProductHandler,
   health: healthHandler,
 };
 

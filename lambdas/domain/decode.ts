@@ -1,29 +1,12 @@
 import sharp, { type Metadata } from "sharp";
 import { PermanentFailure } from "./errors.ts";
 import type { ImageFormat } from "./image-formats.ts";
-
-export const STANDARD_VARIANT = {
-  name: "standard",
-  mode: "STANDARD",
-  maxSide: 2000,
-  background: { r: 255, g: 255, b: 255 },
-  jpegQuality: 85,
-  contentType: "image/jpeg",
-  extension: "jpg",
-} as const;
+import { type RawImage, toRaw } from "./raw-image.ts";
 
 export interface DecodedHeader {
   format: ImageFormat;
   width: number;
   height: number;
-}
-
-export interface RenderedVariant {
-  body: Uint8Array;
-  format: "jpeg";
-  width: number;
-  height: number;
-  bytes: number;
 }
 
 const megapixels = (pixels: number): string => `${(pixels / 1_000_000).toFixed(1).replace(/\.0$/, "")} MP`;
@@ -65,33 +48,32 @@ export const readHeader = async (
 };
 
 /**
- * The `standard` variant: auto-oriented, fit inside 2000×2000 (never enlarged), flattened on white,
- * sRGB JPEG (mozjpeg) with every metadata block (EXIF, GPS, XMP, ICC) stripped, which is sharp's default.
+ * The one decode: shrink-on-load straight to the largest size any variant needs, auto-oriented (EXIF
+ * orientation applied to the pixels), converted to 8-bit sRGB, alpha kept when the photo has it.
  * `failOn: "truncated"` makes a cut-off upload an error instead of a photo with a grey lower half.
  */
-export const renderStandardVariant = async (
+export const decodeMaster = async (
   input: Uint8Array,
-  header: DecodedHeader,
+  maxSide: number,
   maxPixels: number,
-): Promise<RenderedVariant> => {
+): Promise<RawImage> => {
   try {
-    const { data, info } = await sharp(input, { limitInputPixels: maxPixels, failOn: "truncated", pages: 1 })
-      .autoOrient()
-      .resize({
-        width: STANDARD_VARIANT.maxSide,
-        height: STANDARD_VARIANT.maxSide,
-        fit: "inside",
-        withoutEnlargement: true,
-      })
-      .flatten({ background: STANDARD_VARIANT.background })
-      .toColourspace("srgb")
-      .jpeg({ quality: STANDARD_VARIANT.jpegQuality, mozjpeg: true })
-      .toBuffer({ resolveWithObject: true });
-    return { body: data, format: "jpeg", width: info.width, height: info.height, bytes: data.length };
+    return await toRaw(
+      sharp(input, { limitInputPixels: maxPixels, failOn: "truncated", pages: 1 })
+        .autoOrient()
+        .resize({ width: maxSide, height: maxSide, fit: "inside", withoutEnlargement: true })
+        .toColourspace("srgb"),
+    );
   } catch (error) {
+    const format =
+      (
+        await sharp(input)
+          .metadata()
+          .catch(() => undefined)
+      )?.format?.toUpperCase() ?? "photo";
     throw new PermanentFailure(
       "CORRUPT",
-      `the ${header.format.toUpperCase()} file is truncated or corrupt and cannot be decoded; export the photo again and re-upload it`,
+      `the ${format} file is truncated or corrupt and cannot be decoded; export the photo again and re-upload it`,
       { cause: error },
     );
   }

@@ -2,19 +2,18 @@ import { readFile } from "node:fs/promises";
 import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
+import { type DecodedHeader, decodeMaster, readHeader } from "../../lambdas/domain/decode.ts";
+import { encode } from "../../lambdas/domain/encode.ts";
 import { PermanentFailure } from "../../lambdas/domain/errors.ts";
-import {
-  type DecodedHeader,
-  readHeader,
-  renderStandardVariant,
-  STANDARD_VARIANT,
-} from "../../lambdas/domain/standard-variant.ts";
 
 const CORPUS = "/work/shared/corpus";
 const MAX_PIXELS = 100_000_000;
 
-const render = async (input: Uint8Array, format: DecodedHeader["format"]) =>
-  renderStandardVariant(input, await readHeader(input, format, MAX_PIXELS), MAX_PIXELS);
+/** What every JPEG variant starts from: the one decode (fit inside 2000 px), encoded as a JPEG. */
+const render = async (input: Uint8Array, format: DecodedHeader["format"]) => {
+  await readHeader(input, format, MAX_PIXELS);
+  return encode(await decodeMaster(input, 2000, MAX_PIXELS), { format: "jpeg" });
+};
 
 /** The first pixel at (x, y) of an encoded image, as [r, g, b]. */
 const pixelAt = async (encoded: Uint8Array, x: number, y: number): Promise<number[]> => {
@@ -117,7 +116,7 @@ describe("readHeader", () => {
   });
 });
 
-describe("renderStandardVariant", () => {
+describe("decodeMaster, encoded as JPEG", () => {
   it("fits a large photo inside 2000×2000 as a metadata-free sRGB JPEG", async () => {
     const input = await sharp(ladyBird).metadata();
     expect(input.exif).toBeDefined(); // so "no exif" below means it was stripped
@@ -129,7 +128,6 @@ describe("renderStandardVariant", () => {
     expect(metadata.exif).toBeUndefined();
     expect(metadata.icc).toBeUndefined();
     expect(metadata.xmp).toBeUndefined();
-    expect(STANDARD_VARIANT).toMatchObject({ maxSide: 2000, contentType: "image/jpeg", extension: "jpg" });
   });
 
   it("does not enlarge a small photo", async () => {
@@ -204,7 +202,7 @@ describe("renderStandardVariant", () => {
     const header = await readHeader(truncated, "jpeg", MAX_PIXELS);
     expect(header).toEqual({ format: "jpeg", width: 512, height: 512 });
 
-    const rendering = renderStandardVariant(truncated, header, MAX_PIXELS);
+    const rendering = decodeMaster(truncated, 2000, MAX_PIXELS);
     await expect(rendering).rejects.toThrow(PermanentFailure);
     await expect(rendering).rejects.toMatchObject({
       reason:

@@ -1,0 +1,264 @@
+/**
+ * `npm run bench [-- FOLDER] [--json FILE]`: the engine against its floor and its peers, photo by photo.
+ * Every contender runs in a fresh child process (bench/measure.ts), one after another, never two at once.
+ * A measurement, never a test: a missed target is reported, not failed; an error fails the run.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { accessSync, closeSync, constants, openSync, readdirSync, readSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
+import { basename, delimiter, dirname, extname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import { WORKER_PROCESS_ENV } from "../lambdas/names.ts";
+import type { Measurement, Settings } from "./measure.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const measureScript = join(root, "bench", "measure.ts");
+const TARGET_PHOTO = "elephants-3840x2160.jpg";
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".avif", ".tif", ".tiff", ".gif"]);
+
+const args = process.argv.slice(2);
+const jsonAt = args.indexOf("--json");
+const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
+if (jsonAt >= 0 && !jsonFile) throw new Error("--json needs a FILE");
+const positional = args.filter((_, index) => jsonAt < 0 || (index !== jsonAt && index !== jsonAt + 1));
+// npm runs scripts from the repo root; INIT_CWD is where `npm run bench` was typed, which paths are relative to.
+const cwd = process.env.INIT_CWD ?? process.cwd();
+const folder = positional[0] ? resolve(cwd, positional[0]) : join(root, "..", "shared", "corpus");
+
+/**
+ * The first executable on PATH of these names that really is the tool: `convert` may be a stand-in
+ * (a script) that only shows PNGs, and a wrapper script would add its interpreter's start to every time.
+ */
+const findTool = (
+  names: string[],
+  versionArgs: string[],
+  mark: string,
+): { path: string; version: string } | undefined => {
+  for (const name of names) {
+    for (const directory of (process.env.PATH ?? "").split(delimiter)) {
+      const path = join(directory, name);
+      try {
+        accessSync(path, constants.X_OK);
+      } catch {
+        continue;
+      }
+      const start = Buffer.alloc(2);
+      const descriptor = openSync(path, "r");
+      readSync(descriptor, start, 0, 2, 0);
+      closeSync(descriptor);
+      if (start.toString() === "#!") continue;
+      const result = spawnSync(path, versionArgs, { encoding: "utf8" });
+      const version = `${result.stdout}${result.stderr}`.split("\n").find((line) => line.includes(mark));
+      if (result.status === 0 && version) return { path, version: version.trim() };
+    }
+  }
+  return undefined;
+};
+
+const imagemagick = findTool(["magick", "convert"], ["-version"], "ImageMagick");
+const vipsthumbnail = findTool(["vipsthumbnail"], ["--vips-version"], "libvips");
+
+/** Spawns measure.ts for one contender and photo; its stderr comes back in the error if it fails. */
+const measure = (contender: string, file: string, runs: number, settings: Settings = {}): Measurement => {
+  try {
+    const stdout = execFileSync(
+      process.execPath,
+      [measureScript, contender, file, String(runs), JSON.stringify(settings)],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        maxBuffer: 16 * 1024 * 1024,
+        // As the worker runs in Lambda and under `npm start` (see WORKER_PROCESS_ENV).
+        env: { ...process.env, ...WORKER_PROCESS_ENV },
+      },
+    );
+    return JSON.parse(stdout.trim().split("\n").at(-1) as string) as Measurement;
+  } catch (error) {
+    // The child's own stderr is the useful part; the wrapping error would repeat it three times.
+    const stderr = (error as { stderr?: string }).stderr || String(error);
+    throw new Error(`${contender} on ${basename(file)} failed:\n${stderr}`);
+  }
+};
+
+const photos = readdirSync(folder)
+  .filter((name) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase()))
+  .sort();
+if (photos.length === 0) throw new Error(`no photos in ${folder}`);
+
+// Times are only as good as the machine is idle: say how busy it was, before and after.
+const load = () => loadavg()[0]?.toFixed(2) ?? "?";
+console.log(`Pixel Lab bench: ${photos.length} photos in ${folder}`);
+console.log(
+  `machine   ${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${(totalmem() / 2 ** 30).toFixed(1)} GB, Node ${process.version}, load average ${load()}`,
+);
+console.log(
+  `sharp     ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; sharp.concurrency() ${sharp.concurrency()} libvips threads per image ` +
+    // sharp drops to 1 thread on glibc without jemalloc (against fragmentation) unless MALLOC_ARENA_MAX is set.
+    `(MALLOC_ARENA_MAX ${WORKER_PROCESS_ENV.MALLOC_ARENA_MAX} in every measured child), ` +
+    `UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? "4 (default)"}; engine variants run concurrently (Promise.all)`,
+);
+console.log(
+  `magick    ${imagemagick ? `${imagemagick.path}: ${imagemagick.version}` : "ImageMagick: not installed, skipped"}`,
+);
+console.log(
+  `vips      ${vipsthumbnail ? `${vipsthumbnail.path}: ${vipsthumbnail.version}` : "vipsthumbnail: not installed, skipped"}`,
+);
+console.log(
+  "runs      3 per contender, median (1 above 15 MP; AVIF once); each contender in a fresh process, warmed up on a tiny JPEG;\n" +
+    "          ImageMagick and vipsthumbnail times include starting their process\n",
+);
+
+const COLUMNS = ["engine", "floor", "naive", "imagemagick", "vipsthumb", "stdTurbo", "avif e2"] as const;
+const cell = (m: Measurement | null) =>
+  m ? `${m.wallMs.toFixed(0)}/${m.cpuMs.toFixed(0)} ${(m.bytes / 1024).toFixed(0)}K` : "—";
+const row = (photo: string, mp: string, cells: string[], rss: string) =>
+  `${photo.padEnd(24)} ${mp.padStart(5)} ${cells.map((text) => text.padStart(17)).join("")} ${rss.padStart(6)}`;
+console.log("wall ms / CPU ms, output KB (median); RSS = the engine child's peak RSS in MB");
+console.log(row("photo", "MP", [...COLUMNS], "RSS"));
+
+interface PhotoResult {
+  photo: string;
+  engine: Measurement;
+  floor: Measurement;
+  naive: Measurement;
+  imagemagick: Measurement | null;
+  vipsthumbnail: Measurement | null;
+  standardTurbo: Measurement;
+  avif: Measurement;
+}
+
+const results: PhotoResult[] = [];
+for (const photo of photos) {
+  const file = join(folder, photo);
+  const { width = 0, height = 0 } = await sharp(file).metadata();
+  const megapixels = (width * height) / 1e6;
+  const runs = megapixels > 15 ? 1 : 3;
+  const engine = measure("engine", file, runs);
+  const result: PhotoResult = {
+    photo,
+    engine,
+    floor: measure("floor", file, runs),
+    naive: measure("naive", file, runs),
+    // ImageMagick makes its outputs at the qualities the engine's encodes ended on.
+    imagemagick: imagemagick
+      ? measure("imagemagick", file, runs, { tool: imagemagick.path, outputs: engine.outputs ?? [] })
+      : null,
+    vipsthumbnail: vipsthumbnail ? measure("vipsthumbnail", file, runs, { tool: vipsthumbnail.path }) : null,
+    standardTurbo: measure("standardTurbo", file, runs),
+    // One encode, as the column says: at effort 2 it takes seconds, and it is an extra, not a target.
+    avif: measure("avif", file, 1),
+  };
+  results.push(result);
+  const { floor, naive, standardTurbo, avif } = result;
+  const cells = [engine, floor, naive, result.imagemagick, result.vipsthumbnail, standardTurbo, avif].map(
+    cell,
+  );
+  console.log(row(photo, megapixels.toFixed(1), cells, (engine.peakRssMb ?? 0).toFixed(0)));
+}
+
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);
+const ratiosOf = (r: PhotoResult) => ({
+  engineOverFloor: ratio(r.engine.wallMs, r.floor.wallMs),
+  naiveCpuOverEngineCpu: ratio(r.naive.cpuMs, r.engine.cpuMs),
+  imagemagickOverEngine: ratio(r.imagemagick?.wallMs, r.engine.wallMs),
+  turboOverVips: ratio(r.standardTurbo.wallMs, r.vipsthumbnail?.wallMs),
+  peakRssMb: r.engine.peakRssMb ?? undefined,
+});
+const show = (value: number | undefined, digits = 2) => (value === undefined ? "—" : value.toFixed(digits));
+
+console.log(
+  "\nratios (wall unless named)   engine/floor  naiveCPU/engineCPU  IM/engine  stdTurbo/vips  peak RSS MB",
+);
+for (const r of results) {
+  const q = ratiosOf(r);
+  console.log(
+    `${r.photo.padEnd(28)} ${show(q.engineOverFloor).padStart(13)} ${show(q.naiveCpuOverEngineCpu).padStart(19)} ` +
+      `${show(q.imagemagickOverEngine).padStart(10)} ${show(q.turboOverVips).padStart(14)} ${show(q.peakRssMb, 0).padStart(12)}`,
+  );
+}
+
+const target = results.find((r) => r.photo === TARGET_PHOTO);
+if (target) {
+  const q = ratiosOf(target);
+  const check = (name: string, value: number | undefined, op: "≤" | "≥", limit: number, detail: string) => {
+    const verdict =
+      value === undefined
+        ? "not measured"
+        : (op === "≤" ? value <= limit : value >= limit)
+          ? "met"
+          : "NOT MET";
+    console.log(
+      `  ${name.padEnd(30)} ${show(value).padStart(7)}  target ${op} ${limit}  ${verdict.padEnd(12)} ${detail}`,
+    );
+  };
+  const t = target;
+  console.log(`\ntargets on ${TARGET_PHOTO}:`);
+  check(
+    "engine / floor (wall)",
+    q.engineOverFloor,
+    "≤",
+    1.3,
+    `${t.engine.wallMs.toFixed(0)} ms / ${t.floor.wallMs.toFixed(0)} ms`,
+  );
+  check(
+    "naive CPU / engine CPU",
+    q.naiveCpuOverEngineCpu,
+    "≥",
+    1.5,
+    `${t.naive.cpuMs.toFixed(0)} ms / ${t.engine.cpuMs.toFixed(0)} ms`,
+  );
+  check(
+    "ImageMagick / engine (wall)",
+    q.imagemagickOverEngine,
+    "≥",
+    1.2,
+    `${show(t.imagemagick?.wallMs, 0)} ms / ${t.engine.wallMs.toFixed(0)} ms`,
+  );
+  check(
+    "standardTurbo / vipsthumbnail",
+    q.turboOverVips,
+    "≤",
+    1.1,
+    `${t.standardTurbo.wallMs.toFixed(0)} ms / ${show(t.vipsthumbnail?.wallMs, 0)} ms`,
+  );
+  check(
+    "engine peak RSS (MB)",
+    q.peakRssMb,
+    "≤",
+    256,
+    `the engine child's maxRSS over warm-up and ${t.engine.runs} runs; ${show(t.engine.firstRunRssMb ?? undefined, 0)} MB after the first`,
+  );
+  const outputs = (t.engine.outputs ?? []).map(
+    (o) =>
+      `${o.name} ${o.width}×${o.height} ${o.format} q${o.quality ?? "lossless"} ${(o.bytes / 1024).toFixed(0)}K`,
+  );
+  console.log(`  engine outputs (the floor re-encodes these): ${outputs.join(", ")}`);
+} else {
+  console.log(`\n${TARGET_PHOTO} is not in ${folder}: no target checks`);
+}
+
+console.log(
+  `\nload average at the end ${load()} on ${availableParallelism()} cores (above the core count, other work shared the CPU)`,
+);
+
+if (jsonFile) {
+  const round = (value: number | null | undefined) =>
+    value === null || value === undefined ? null : Math.round(value * 10) / 10;
+  const lines = results.map((r) =>
+    JSON.stringify({
+      photo: r.photo,
+      engineMs: round(r.engine.wallMs),
+      engineCpuMs: round(r.engine.cpuMs),
+      floorMs: round(r.floor.wallMs),
+      naiveMs: round(r.naive.wallMs),
+      naiveCpuMs: round(r.naive.cpuMs),
+      imagemagickMs: round(r.imagemagick?.wallMs),
+      vipsthumbnailMs: round(r.vipsthumbnail?.wallMs),
+      standardTurboMs: round(r.standardTurbo.wallMs),
+      peakRssMb: round(r.engine.peakRssMb),
+    }),
+  );
+  writeFileSync(resolve(cwd, jsonFile), `${lines.join("\n")}\n`);
+  console.log(`\nwrote ${results.length} JSON lines to ${resolve(cwd, jsonFile)}`);
+}

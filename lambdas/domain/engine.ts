@@ -1,0 +1,196 @@
+import { type DecodedHeader, decodeMaster } from "./decode.ts";
+import { type Encoded, encode } from "./encode.ts";
+import { type AppliedOperation, applyMode, fitInside, RECIPES } from "./modes.ts";
+import { type PerceptualHashes, perceptualHashes } from "./perceptual-hash.ts";
+import { type ComplianceReport, checkCompliance, PROFILES, type ProfileName } from "./profiles.ts";
+import { assessBackground, assessQuality, type BackgroundReport, type QualityReport } from "./quality.ts";
+import type { RawImage } from "./raw-image.ts";
+import type { VariantSpec } from "./variant-spec.ts";
+
+export { decodeMaster } from "./decode.ts";
+export { DEFAULT_VARIANT_SET, type VariantSpec } from "./variant-spec.ts";
+
+const MASTER_MAX_SIDE = 2048;
+
+export type RenderedVariant =
+  | {
+      kind: "rendered";
+      spec: VariantSpec;
+      encoded: Encoded;
+      operations: AppliedOperation[];
+      quality: QualityReport;
+      compliance: ComplianceReport | undefined;
+      milliseconds: number;
+    }
+  | {
+      kind: "skipped";
+      spec: VariantSpec;
+      reason: string;
+      operations: AppliedOperation[];
+      milliseconds: number;
+    };
+
+export interface OriginalAnalysis {
+  width: number;
+  height: number;
+  format: string;
+  quality: QualityReport;
+  background: BackgroundReport;
+  /** How the original itself measures against each marketplace's rules. */
+  compliance: Record<ProfileName, ComplianceReport>;
+  hashes: PerceptualHashes;
+}
+
+export interface EngineResult {
+  original: OriginalAnalysis;
+  variants: RenderedVariant[];
+  decodeMilliseconds: number;
+}
+
+const producesProfile = (spec: VariantSpec) => spec.mode === "STANDARDIZE" || spec.mode === "FULL";
+
+/** The largest side any variant needs from the master: every variant is derived from this one decode. */
+export const masterSideFor = (specs: readonly VariantSpec[]): number =>
+  Math.min(
+    MASTER_MAX_SIDE,
+    Math.max(
+      ...specs.map((spec) => {
+        if (producesProfile(spec)) return PROFILES[spec.profile ?? "amazon"].side;
+        if (spec.maxSide) return spec.maxSide;
+        if (spec.mode === "OPTIMIZE") return RECIPES.optimize.maxSide;
+        return 2000;
+      }),
+    ),
+  );
+
+const originalCompliance = (
+  header: DecodedHeader,
+  master: RawImage,
+  background: BackgroundReport,
+): Record<ProfileName, ComplianceReport> => {
+  // The master may be smaller than the upload: measure the product box at the upload's own size.
+  const scale = header.width / master.width;
+  const box = background.productBox;
+  const atOriginalSize: BackgroundReport = {
+    ...background,
+    productBox: {
+      left: Math.round(box.left * scale),
+      top: Math.round(box.top * scale),
+      width: Math.round(box.width * scale),
+      height: Math.round(box.height * scale),
+    },
+  };
+  const input = {
+    width: header.width,
+    height: header.height,
+    format: header.format,
+    bytes: 0,
+    colourSpace: "srgb",
+    background: atOriginalSize,
+  };
+  return {
+    amazon: checkCompliance("amazon", input),
+    shopify: checkCompliance("shopify", input),
+    google: checkCompliance("google", input),
+  };
+};
+
+const renderVariant = async (
+  master: RawImage,
+  spec: VariantSpec,
+  quality: QualityReport,
+  background: BackgroundReport,
+): Promise<RenderedVariant> => {
+  const started = performance.now();
+  const keepAlpha = spec.format !== "jpeg" && master.channels === 4;
+  const result = await applyMode(spec.mode, master, {
+    quality,
+    background,
+    profile: spec.profile,
+    keepAlpha,
+    maxSide: spec.maxSide,
+  });
+  if (result.kind === "skipped") {
+    return {
+      kind: "skipped",
+      spec,
+      reason: result.reason,
+      operations: result.operations,
+      milliseconds: performance.now() - started,
+    };
+  }
+  const image =
+    spec.maxSide && spec.mode !== "OPTIMIZE" ? await fitInside(result.image, spec.maxSide) : result.image;
+  const [encoded, after, afterBackground] = await Promise.all([
+    encode(image, {
+      format: spec.format,
+      ...(spec.targetKb ? { targetKb: spec.targetKb } : {}),
+      keepAlpha: keepAlpha && image.channels === 4,
+    }),
+    assessQuality(image),
+    producesProfile(spec) ? assessBackground(image) : Promise.resolve(undefined),
+  ]);
+  const compliance = afterBackground
+    ? checkCompliance(spec.profile ?? "amazon", {
+        width: encoded.width,
+        height: encoded.height,
+        format: encoded.format,
+        bytes: encoded.bytes,
+        colourSpace: "srgb",
+        background: afterBackground,
+      })
+    : undefined;
+  return {
+    kind: "rendered",
+    spec,
+    encoded,
+    operations: result.operations,
+    quality: after,
+    compliance,
+    milliseconds: performance.now() - started,
+  };
+};
+
+/**
+ * Turns one upload into its variant set: decode once, assess and hash the master, then derive every
+ * variant from it, the variants' work (and their encodes) running concurrently.
+ */
+export const renderVariantSet = async (
+  input: Uint8Array,
+  header: DecodedHeader,
+  specs: readonly VariantSpec[],
+  maxPixels: number,
+): Promise<EngineResult> => {
+  const decodeStarted = performance.now();
+  const master = await decodeMaster(input, masterSideFor(specs), maxPixels);
+  const decodeMilliseconds = performance.now() - decodeStarted;
+  const [quality, background, hashes] = await Promise.all([
+    assessQuality(master),
+    assessBackground(master),
+    perceptualHashes(master),
+  ]);
+  // The assessment of the master describes the upload, at the upload's own resolution.
+  const originalQuality: QualityReport = {
+    ...quality,
+    measurements: {
+      ...quality.measurements,
+      width: header.width,
+      height: header.height,
+      megapixels: (header.width * header.height) / 1_000_000,
+    },
+  };
+  const variants = await Promise.all(specs.map((spec) => renderVariant(master, spec, quality, background)));
+  return {
+    original: {
+      width: header.width,
+      height: header.height,
+      format: header.format,
+      quality: originalQuality,
+      background,
+      compliance: originalCompliance(header, master, background),
+      hashes,
+    },
+    variants,
+    decodeMilliseconds,
+  };
+};

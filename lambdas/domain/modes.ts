@@ -1,0 +1,469 @@
+import { PROFILES, type Profile, type ProfileName } from "./profiles.ts";
+import { assessBackground, type BackgroundReport, type QualityReport } from "./quality.ts";
+import { fromRaw, type RawImage, toRaw } from "./raw-image.ts";
+import type { Mode } from "./variant-spec.ts";
+
+export { MODES, type Mode } from "./variant-spec.ts";
+
+/** Every recipe's parameters, in one place; each mode below is a fixed, deterministic use of them. */
+export const RECIPES = {
+  lightCorrection: {
+    /** Luminance percentiles mapped to black and white (a levels stretch that ignores stray pixels). */
+    blackPercentile: 0.5,
+    whitePercentile: 99.5,
+    /** Where the median luminance lands after the tone curve (0–1): a little below middle grey. */
+    targetMedian: 0.46,
+    /** Bounds of the gamma that moves the median, so a night shot is lifted, not washed out. */
+    minGamma: 0.4,
+    maxGamma: 1.6,
+  },
+  sharpen: { sigma: 1.2, m1: 1, m2: 3 },
+  denoise: { medianSize: 3 },
+  upscale: {
+    /** Photos whose longest side is below this are upscaled (marketplaces' zoom minimum). */
+    minLongestSide: 1000,
+    minFactor: 2,
+    maxFactor: 4,
+    maxSide: 2000,
+    sharpenSigma: 0.6,
+  },
+  backgroundRemove: {
+    /** RGB distance from the border colour within which a pixel joined to the border is background. */
+    tolerance: 28,
+    /** More than this share of the frame found to be background means the product could not be told apart. */
+    maxBackgroundShare: 0.97,
+  },
+  optimize: { maxSide: 1600 },
+} as const;
+
+export interface AppliedOperation {
+  operation: string;
+  /** Why it was applied (AUTO) or what it did, for the history. */
+  reason: string;
+  parameters?: Record<string, number | string | boolean>;
+}
+
+export type ModeResult =
+  | { kind: "rendered"; image: RawImage; operations: AppliedOperation[] }
+  | { kind: "skipped"; reason: string; operations: AppliedOperation[] };
+
+export interface ModeContext {
+  /** The assessment of the image the mode starts from. */
+  quality: QualityReport;
+  /** The border analysis of the image the mode starts from. */
+  background: BackgroundReport;
+  profile?: ProfileName | undefined;
+  /** Keep transparency (PNG/WebP/AVIF outputs) instead of white, where a mode makes background. */
+  keepAlpha: boolean;
+  /** Longest side the output is wanted at (thumbnails, web copies). */
+  maxSide?: number | undefined;
+}
+
+const luminance = (r: number, g: number, b: number) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
+
+/**
+ * A tone curve as a 256-entry lookup table over R, G and B. sharp exposes levels (`normalise`) but no
+ * curve that moves the midtones by a computed gamma, so the curve is applied to the raw master here.
+ */
+const applyCurve = (image: RawImage, curve: Uint8Array): RawImage => {
+  const data = Buffer.allocUnsafe(image.data.length);
+  const { channels } = image;
+  for (let index = 0; index < image.data.length; index += 1) {
+    const channel = index % channels;
+    data[index] =
+      channel < 3 ? (curve[image.data[index] as number] as number) : (image.data[index] as number);
+  }
+  return { ...image, data };
+};
+
+const luminanceHistogram = (image: RawImage): Uint32Array => {
+  const histogram = new Uint32Array(256);
+  const { data, channels } = image;
+  for (let index = 0; index < data.length; index += channels) {
+    const bin = Math.round(
+      luminance(data[index] as number, data[index + 1] as number, data[index + 2] as number),
+    );
+    histogram[bin] = (histogram[bin] as number) + 1;
+  }
+  return histogram;
+};
+
+const percentile = (histogram: Uint32Array, share: number): number => {
+  const total = histogram.reduce((sum, count) => sum + count, 0);
+  let seen = 0;
+  for (let value = 0; value < 256; value += 1) {
+    seen += histogram[value] as number;
+    if (seen >= total * share) return value;
+  }
+  return 255;
+};
+
+/** Levels stretch between the 0.5th and 99.5th luminance percentiles, then a gamma that moves the median. */
+export const lightCorrection = (image: RawImage): { image: RawImage; operation: AppliedOperation } => {
+  const recipe = RECIPES.lightCorrection;
+  const histogram = luminanceHistogram(image);
+  const black = percentile(histogram, recipe.blackPercentile / 100);
+  const white = Math.max(black + 32, percentile(histogram, recipe.whitePercentile / 100));
+  const median = percentile(histogram, 0.5);
+  const stretchedMedian = Math.min(0.99, Math.max(0.01, (median - black) / (white - black)));
+  const gamma = Math.min(
+    recipe.maxGamma,
+    Math.max(recipe.minGamma, Math.log(recipe.targetMedian) / Math.log(stretchedMedian)),
+  );
+  const curve = new Uint8Array(256);
+  for (let value = 0; value < 256; value += 1) {
+    const stretched = Math.min(1, Math.max(0, (value - black) / (white - black)));
+    curve[value] = Math.round(255 * stretched ** gamma);
+  }
+  return {
+    image: applyCurve(image, curve),
+    operation: {
+      operation: "light-correction",
+      reason: `levels ${black}–${white}, median ${median} → ${Math.round(255 * stretchedMedian ** gamma)}`,
+      parameters: { black, white, gamma: Number(gamma.toFixed(3)) },
+    },
+  };
+};
+
+export const sharpen = async (image: RawImage): Promise<RawImage> =>
+  toRaw(fromRaw(image).sharpen(RECIPES.sharpen));
+
+export const denoise = async (image: RawImage): Promise<RawImage> =>
+  toRaw(fromRaw(image).median(RECIPES.denoise.medianSize));
+
+/** Upscales a photo under 1000 px on its longest side by 2× to 4× (never past 2000 px), then crisps it. */
+export const upscale = async (image: RawImage): Promise<{ image: RawImage; operation: AppliedOperation }> => {
+  const recipe = RECIPES.upscale;
+  const longest = Math.max(image.width, image.height);
+  if (longest >= recipe.minLongestSide) {
+    return {
+      image,
+      operation: { operation: "upscale", reason: `already ${longest} px ≥ ${recipe.minLongestSide}: kept` },
+    };
+  }
+  const factor = Math.min(
+    recipe.maxFactor,
+    recipe.maxSide / longest,
+    Math.max(recipe.minFactor, recipe.minLongestSide / longest),
+  );
+  const width = Math.round(image.width * factor);
+  const height = Math.round(image.height * factor);
+  const upscaled = await toRaw(
+    fromRaw(image).resize({ width, height, kernel: "lanczos3" }).sharpen({ sigma: recipe.sharpenSigma }),
+  );
+  return {
+    image: upscaled,
+    operation: {
+      operation: "upscale",
+      reason: `${image.width}×${image.height} → ${width}×${height} (lanczos3)`,
+      parameters: { factor: Number(factor.toFixed(3)) },
+    },
+  };
+};
+
+/**
+ * Finds the background as the pixels joined to the frame's border whose colour is within `tolerance`
+ * of the border colour (a flood fill from every border pixel). Written here because no maintained
+ * library segments a product from a flat backdrop without a model; a border that is not near-uniform
+ * is refused upstream, so the fill can never run into the product through a busy background.
+ */
+const backgroundMask = (image: RawImage, background: BackgroundReport): Uint8Array => {
+  const { width, height, channels, data } = image;
+  const { r, g, b } = background.borderColour;
+  const limit = RECIPES.backgroundRemove.tolerance ** 2;
+  const mask = new Uint8Array(width * height);
+  const queue = new Uint32Array(width * height);
+  let head = 0;
+  let tail = 0;
+  const visit = (pixel: number) => {
+    if (mask[pixel]) return;
+    const offset = pixel * channels;
+    const dr = (data[offset] as number) - r;
+    const dg = (data[offset + 1] as number) - g;
+    const db = (data[offset + 2] as number) - b;
+    const transparent = channels === 4 && (data[offset + 3] as number) < 16;
+    if (!transparent && dr * dr + dg * dg + db * db > limit) return;
+    mask[pixel] = 1;
+    queue[tail++] = pixel;
+  };
+  for (let x = 0; x < width; x += 1) {
+    visit(x);
+    visit((height - 1) * width + x);
+  }
+  for (let y = 0; y < height; y += 1) {
+    visit(y * width);
+    visit(y * width + width - 1);
+  }
+  while (head < tail) {
+    const pixel = queue[head++] as number;
+    const x = pixel % width;
+    if (x > 0) visit(pixel - 1);
+    if (x < width - 1) visit(pixel + 1);
+    if (pixel >= width) visit(pixel - width);
+    if (pixel < width * (height - 1)) visit(pixel + width);
+  }
+  return mask;
+};
+
+/** Replaces a near-uniform backdrop with pure white, or with transparency for formats that keep alpha. */
+export const removeBackground = (
+  image: RawImage,
+  background: BackgroundReport,
+  keepAlpha: boolean,
+): ModeResult => {
+  if (!background.uniform) {
+    return {
+      kind: "skipped",
+      reason: `background is not uniform (border colour varies by ${background.borderStdDev.toFixed(1)}): removing it would smear the product`,
+      operations: [],
+    };
+  }
+  const mask = backgroundMask(image, background);
+  const share = mask.reduce((sum, value) => sum + value, 0) / mask.length;
+  if (share > RECIPES.backgroundRemove.maxBackgroundShare) {
+    return {
+      kind: "skipped",
+      reason: `no product stands out from the background (${Math.round(share * 100)}% of the frame matches it)`,
+      operations: [],
+    };
+  }
+  const channels = keepAlpha ? 4 : 3;
+  const data = Buffer.allocUnsafe(image.width * image.height * channels);
+  for (let pixel = 0; pixel < mask.length; pixel += 1) {
+    const source = pixel * image.channels;
+    const target = pixel * channels;
+    const alpha = image.channels === 4 ? (image.data[source + 3] as number) / 255 : 1;
+    for (let channel = 0; channel < 3; channel += 1) {
+      const value = image.data[source + channel] as number;
+      // Without alpha, translucent edges are composited on white as the flattened output would be.
+      data[target + channel] = mask[pixel]
+        ? 255
+        : keepAlpha
+          ? value
+          : Math.round(value * alpha + 255 * (1 - alpha));
+    }
+    if (keepAlpha) data[target + 3] = mask[pixel] ? 0 : Math.round(alpha * 255);
+  }
+  return {
+    kind: "rendered",
+    image: { data, width: image.width, height: image.height, channels },
+    operations: [
+      {
+        operation: "background-remove",
+        reason: `replaced the ${Math.round(share * 100)}% of the frame joined to the border with ${keepAlpha ? "transparency" : "white"}`,
+        parameters: { tolerance: RECIPES.backgroundRemove.tolerance },
+      },
+    ],
+  };
+};
+
+/**
+ * Trims the near-uniform border around the product, scales the product to the profile's fill of a
+ * square canvas, and pads the square with pure white.
+ */
+export const standardize = async (
+  image: RawImage,
+  background: BackgroundReport,
+  profile: Profile,
+): Promise<{ image: RawImage; operations: AppliedOperation[] }> => {
+  const box = background.uniform
+    ? background.productBox
+    : { left: 0, top: 0, width: image.width, height: image.height };
+  const productSide = Math.round(profile.side * profile.fill);
+  const scale = productSide / Math.max(box.width, box.height);
+  const width = Math.max(1, Math.round(box.width * scale));
+  const height = Math.max(1, Math.round(box.height * scale));
+  const left = Math.floor((profile.side - width) / 2);
+  const top = Math.floor((profile.side - height) / 2);
+  const white = { r: 255, g: 255, b: 255, alpha: 1 };
+  const squared = await toRaw(
+    fromRaw(image)
+      .extract(box)
+      .flatten({ background: white })
+      .resize({ width, height, kernel: "lanczos3" })
+      .extend({
+        left,
+        top,
+        right: profile.side - width - left,
+        bottom: profile.side - height - top,
+        background: white,
+      }),
+  );
+  return {
+    image: squared,
+    operations: [
+      {
+        operation: "trim",
+        reason: background.uniform
+          ? `cropped to the product: ${box.width}×${box.height} at ${box.left},${box.top}`
+          : "the background is not uniform: the whole photo is the product",
+      },
+      {
+        operation: "standardize",
+        reason: `product ${width}×${height} centred on a white ${profile.side}×${profile.side} square (${profile.name})`,
+        parameters: { profile: profile.name, side: profile.side, fill: profile.fill },
+      },
+    ],
+  };
+};
+
+/** Fits inside `maxSide`, never enlarging. */
+export const fitInside = async (image: RawImage, maxSide: number): Promise<RawImage> =>
+  Math.max(image.width, image.height) <= maxSide
+    ? image
+    : toRaw(
+        fromRaw(image).resize({ width: maxSide, height: maxSide, fit: "inside", withoutEnlargement: true }),
+      );
+
+/** What AUTO does for an assessment, and why: the choices are recorded in the history. */
+export const planAuto = (quality: QualityReport): { mode: Mode; reason: string }[] => {
+  const plan: { mode: Mode; reason: string }[] = [];
+  const { flags, measurements } = quality;
+  if (flags.underExposed || flags.overExposed || flags.lowContrast) {
+    const why = [
+      flags.underExposed && `under-exposed (mean luminance ${Math.round(measurements.meanLuminance)})`,
+      flags.overExposed && `over-exposed (mean luminance ${Math.round(measurements.meanLuminance)})`,
+      flags.lowContrast && `low contrast (luminance deviation ${measurements.luminanceStdDev.toFixed(1)})`,
+    ].filter(Boolean);
+    plan.push({ mode: "LIGHT_CORRECTION", reason: why.join(", ") });
+  }
+  if (flags.noisy)
+    plan.push({ mode: "DENOISE", reason: `noisy (noise sigma ${measurements.noiseSigma.toFixed(2)})` });
+  if (flags.small) {
+    plan.push({ mode: "UPSCALE", reason: `small (${measurements.width}×${measurements.height})` });
+  } else if (flags.soft) {
+    plan.push({
+      mode: "SHARPEN",
+      reason: `soft (Laplacian variance ${measurements.laplacianVariance.toFixed(0)})`,
+    });
+  }
+  return plan;
+};
+
+const single = async (mode: Mode, image: RawImage, context: ModeContext): Promise<ModeResult> => {
+  switch (mode) {
+    case "LIGHT_CORRECTION": {
+      const corrected = lightCorrection(image);
+      return { kind: "rendered", image: corrected.image, operations: [corrected.operation] };
+    }
+    case "SHARPEN":
+      return {
+        kind: "rendered",
+        image: await sharpen(image),
+        operations: [
+          { operation: "sharpen", reason: "unsharp mask on lightness", parameters: { ...RECIPES.sharpen } },
+        ],
+      };
+    case "DENOISE":
+      return {
+        kind: "rendered",
+        image: await denoise(image),
+        operations: [{ operation: "denoise", reason: "median filter", parameters: { ...RECIPES.denoise } }],
+      };
+    case "UPSCALE": {
+      const upscaled = await upscale(image);
+      return { kind: "rendered", image: upscaled.image, operations: [upscaled.operation] };
+    }
+    case "UPSCALE_DENOISE": {
+      const clean = await denoise(image);
+      const upscaled = await upscale(clean);
+      return {
+        kind: "rendered",
+        image: upscaled.image,
+        operations: [
+          { operation: "denoise", reason: "median filter before enlarging the noise" },
+          upscaled.operation,
+        ],
+      };
+    }
+    case "BACKGROUND_REMOVE":
+      return removeBackground(image, context.background, context.keepAlpha);
+    case "STANDARDIZE": {
+      const standardized = await standardize(
+        image,
+        context.background,
+        PROFILES[context.profile ?? "amazon"],
+      );
+      return { kind: "rendered", image: standardized.image, operations: standardized.operations };
+    }
+    case "OPTIMIZE": {
+      const maxSide = context.maxSide ?? RECIPES.optimize.maxSide;
+      return {
+        kind: "rendered",
+        image: await fitInside(image, maxSide),
+        operations: [
+          { operation: "optimize", reason: `fit inside ${maxSide} px for the web`, parameters: { maxSide } },
+        ],
+      };
+    }
+    case "AUTO":
+    case "FULL":
+      throw new Error(`${mode} is a chain of modes, not a single one`);
+  }
+};
+
+const chain = async (
+  steps: Mode[],
+  image: RawImage,
+  context: ModeContext,
+  reasons: string[],
+): Promise<ModeResult> => {
+  let current = image;
+  let background = context.background;
+  const operations: AppliedOperation[] = [];
+  for (const [index, step] of steps.entries()) {
+    // Modes after the first see the image as the previous one left it.
+    if (index > 0 && (step === "BACKGROUND_REMOVE" || step === "STANDARDIZE"))
+      background = await assessBackground(current);
+    const result = await single(step, current, { ...context, background });
+    if (result.kind === "skipped") {
+      operations.push({
+        operation: step.toLowerCase().replace(/_/g, "-"),
+        reason: `skipped: ${result.reason}`,
+      });
+      continue;
+    }
+    const why = reasons[index];
+    operations.push(
+      ...result.operations.map((operation) =>
+        why ? { ...operation, reason: `${why}: ${operation.reason}` } : operation,
+      ),
+    );
+    current = result.image;
+  }
+  return { kind: "rendered", image: current, operations };
+};
+
+/**
+ * Applies a mode to the decoded master. AUTO chooses from the assessment and records why; FULL runs
+ * the whole chain to a marketplace-ready image.
+ */
+export const applyMode = async (mode: Mode, image: RawImage, context: ModeContext): Promise<ModeResult> => {
+  if (mode === "AUTO") {
+    const plan = planAuto(context.quality);
+    if (plan.length === 0) {
+      return {
+        kind: "rendered",
+        image,
+        operations: [{ operation: "none", reason: "the assessment found nothing to correct" }],
+      };
+    }
+    return chain(
+      plan.map((step) => step.mode),
+      image,
+      context,
+      plan.map((step) => step.reason),
+    );
+  }
+  if (mode === "FULL") {
+    const steps: Mode[] = [
+      "LIGHT_CORRECTION",
+      ...(context.quality.flags.noisy ? (["DENOISE"] as Mode[]) : []),
+      "SHARPEN",
+    ];
+    if (context.background.uniform) steps.push("BACKGROUND_REMOVE");
+    steps.push("STANDARDIZE");
+    return chain(steps, image, { ...context, keepAlpha: false }, []);
+  }
+  return single(mode, image, context);
+};

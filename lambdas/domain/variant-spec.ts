@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { PROFILE_NAMES } from "./profiles.ts";
+
+/**
+ * What a variant is, free of sharp: the API Lambdas validate re-enhancement requests with it and
+ * their bundles carry no image library.
+ */
+export const MODES = [
+  "AUTO",
+  "LIGHT_CORRECTION",
+  "SHARPEN",
+  "DENOISE",
+  "UPSCALE",
+  "UPSCALE_DENOISE",
+  "STANDARDIZE",
+  "BACKGROUND_REMOVE",
+  "OPTIMIZE",
+  "FULL",
+] as const;
+export type Mode = (typeof MODES)[number];
+
+export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** One output of an upload: a mode, and how it is encoded. Validated where it enters (config, API). */
+export const variantSpecSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "must be lowercase letters, digits and '-', at most 32"),
+    mode: z.enum(MODES, { error: `must be one of ${MODES.join(", ")}` }),
+    profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(", ")}` }).optional(),
+    format: z.enum(OUTPUT_FORMATS, { error: `must be one of ${OUTPUT_FORMATS.join(", ")}` }).default("jpeg"),
+    targetKb: z
+      .number({ error: "must be a number of KB" })
+      .int("must be a whole number of KB")
+      .min(50, "must be at least 50")
+      .max(2000, "must be at most 2000")
+      .optional(),
+    maxSide: z.number().int().min(16, "must be at least 16").max(4096, "must be at most 4096").optional(),
+  })
+  .strict();
+
+export type VariantSpec = z.output<typeof variantSpecSchema>;
+
+export const variantSetSchema = z
+  .array(variantSpecSchema)
+  .min(1, "must name at least one variant")
+  .max(8, "must name at most 8 variants")
+  .refine(
+    (specs) => new Set(specs.map((spec) => spec.name)).size === specs.length,
+    "variant names must be unique",
+  );
+
+/** What every upload gets unless `VARIANT_SET` says otherwise. */
+export const DEFAULT_VARIANT_SET: readonly VariantSpec[] = [
+  { name: "standard", mode: "STANDARDIZE", profile: "amazon", format: "jpeg" },
+  { name: "enhanced", mode: "AUTO", format: "jpeg" },
+  { name: "web", mode: "OPTIMIZE", format: "webp", targetKb: 200 },
+  { name: "thumb", mode: "OPTIMIZE", format: "webp", maxSide: 400 },
+];

@@ -1,0 +1,294 @@
+import { readFile } from "node:fs/promises";
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { readHeader } from "../../lambdas/domain/decode.ts";
+import { decodeMaster, type RenderedVariant, renderVariantSet } from "../../lambdas/domain/engine.ts";
+import { applyMode, type ModeContext, planAuto } from "../../lambdas/domain/modes.ts";
+import { assessBackground, assessQuality } from "../../lambdas/domain/quality.ts";
+import { type RawImage, toRaw } from "../../lambdas/domain/raw-image.ts";
+import { DEFAULT_VARIANT_SET, type VariantSpec } from "../../lambdas/domain/variant-spec.ts";
+
+const CORPUS = new URL("../../../shared/corpus/", import.meta.url).pathname;
+const MAX_PIXELS = 100_000_000;
+
+const load = async (file: string, maxSide = 2000): Promise<RawImage> =>
+  toRaw(
+    sharp(`${CORPUS}${file}`)
+      .autoOrient()
+      .resize({ width: maxSide, height: maxSide, fit: "inside", withoutEnlargement: true })
+      .toColourspace("srgb"),
+  );
+
+const contextFor = async (image: RawImage, extra: Partial<ModeContext> = {}): Promise<ModeContext> => ({
+  quality: await assessQuality(image),
+  background: await assessBackground(image),
+  keepAlpha: false,
+  ...extra,
+});
+
+const rendered = (result: Awaited<ReturnType<typeof applyMode>>): RawImage => {
+  if (result.kind !== "rendered") throw new Error(`expected a rendered image, got skipped: ${result.reason}`);
+  return result.image;
+};
+
+const pixel = (image: RawImage, x: number, y: number) => [
+  ...image.data.subarray(
+    (y * image.width + x) * image.channels,
+    (y * image.width + x) * image.channels + image.channels,
+  ),
+];
+
+const render = async (file: string | Buffer, specs: VariantSpec[]) => {
+  const input = typeof file === "string" ? await readFile(`${CORPUS}${file}`) : file;
+  const metadata = await sharp(input).metadata();
+  const header = await readHeader(input, metadata.format === "jpeg" ? "jpeg" : "png", MAX_PIXELS);
+  return renderVariantSet(input, header, specs, MAX_PIXELS);
+};
+
+const only = (variant: RenderedVariant | undefined) => {
+  if (variant?.kind !== "rendered")
+    throw new Error(`variant was skipped: ${variant?.kind === "skipped" ? variant.reason : "missing"}`);
+  return variant;
+};
+
+/** A product on a flat, non-white backdrop: a corpus apple pasted on mid grey. */
+let productOnGrey: Buffer;
+beforeAll(async () => {
+  const apple = await sharp(`${CORPUS}apple.jpg`)
+    .resize(300, 300, { fit: "inside" })
+    .extract({ left: 60, top: 60, width: 180, height: 180 })
+    .toBuffer();
+  productOnGrey = await sharp({
+    create: { width: 900, height: 700, channels: 3, background: { r: 128, g: 132, b: 140 } },
+  })
+    .composite([{ input: apple, left: 360, top: 260 }])
+    .jpeg({ quality: 92 })
+    .toBuffer();
+});
+
+describe("STANDARDIZE (amazon)", () => {
+  it("yields a 2000×2000 sRGB JPEG with a pure white border and a passing compliance report", async () => {
+    const result = await render("apple.jpg", [
+      { name: "standard", mode: "STANDARDIZE", profile: "amazon", format: "jpeg" },
+    ]);
+    const standard = only(result.variants[0]);
+    expect(standard.encoded).toMatchObject({ format: "jpeg", width: 2000, height: 2000 });
+    const decoded = await sharp(standard.encoded.body).raw().toBuffer({ resolveWithObject: true });
+    const image: RawImage = { data: decoded.data, width: 2000, height: 2000, channels: 3 };
+    for (const [x, y] of [
+      [0, 0],
+      [1999, 0],
+      [0, 1999],
+      [1999, 1999],
+      [1000, 0],
+      [0, 1000],
+    ] as const) {
+      expect(pixel(image, x, y)).toEqual([255, 255, 255]);
+    }
+    expect(standard.compliance?.pass, JSON.stringify(standard.compliance)).toBe(true);
+    expect((await sharp(standard.encoded.body).metadata()).space).toBe("srgb");
+  });
+
+  it("reports the original's failures by rule: a small, non-square photo on a grey backdrop", async () => {
+    const result = await render(productOnGrey, [
+      { name: "standard", mode: "STANDARDIZE", profile: "amazon", format: "jpeg" },
+    ]);
+    const amazon = result.original.compliance.amazon;
+    expect(amazon.pass).toBe(false);
+    const failing = amazon.rules.filter((rule) => !rule.pass).map((rule) => rule.detail);
+    expect(failing).toContain("longest side 900 px < 1000");
+    expect(failing.some((detail) => detail.startsWith("background is not white"))).toBe(true);
+    expect(failing).toContain("900×700 px is not square");
+  });
+
+  it("trims the uniform backdrop so the product spans about 85% of the square", async () => {
+    const result = await render(productOnGrey, [
+      { name: "standard", mode: "STANDARDIZE", profile: "amazon", format: "jpeg" },
+    ]);
+    const fill = only(result.variants[0]).compliance?.rules.find((rule) => rule.rule === "product fill");
+    expect(fill?.pass, fill?.detail).toBe(true);
+  });
+});
+
+describe("LIGHT_CORRECTION", () => {
+  it("raises the mean luminance of an under-exposed photo and the exposure score", async () => {
+    const dark = await toRaw((await sharpOf(await load("LadyBird.jpg", 1200))).linear(0.35, 0));
+    const before = await assessQuality(dark);
+    const after = await assessQuality(
+      rendered(await applyMode("LIGHT_CORRECTION", dark, await contextFor(dark))),
+    );
+    expect(after.measurements.meanLuminance).toBeGreaterThan(before.measurements.meanLuminance * 1.5);
+    expect(after.scores.exposure).toBeGreaterThan(before.scores.exposure);
+  });
+});
+
+describe("SHARPEN", () => {
+  it("raises the Laplacian variance of a soft photo", async () => {
+    const soft = await toRaw((await sharpOf(await load("Wood.jpg", 1200))).blur(2));
+    const before = await assessQuality(soft);
+    const after = await assessQuality(rendered(await applyMode("SHARPEN", soft, await contextFor(soft))));
+    expect(after.measurements.laplacianVariance).toBeGreaterThan(
+      before.measurements.laplacianVariance * 1.15,
+    );
+    expect(after.scores.sharpness).toBeGreaterThanOrEqual(before.scores.sharpness);
+  });
+});
+
+describe("DENOISE and UPSCALE_DENOISE", () => {
+  it("lowers the noise estimate of a noisy photo", async () => {
+    const noisy = await addNoise(await load("LadyBird.jpg", 800), 18);
+    const before = await assessQuality(noisy);
+    const after = await assessQuality(rendered(await applyMode("DENOISE", noisy, await contextFor(noisy))));
+    expect(after.measurements.noiseSigma).toBeLessThan(before.measurements.noiseSigma * 0.7);
+  });
+
+  it("upscales a small noisy photo with less noise than upscaling alone", async () => {
+    const noisy = await addNoise(await load("butterfly.jpg"), 18);
+    const context = await contextFor(noisy);
+    const plain = rendered(await applyMode("UPSCALE", noisy, context));
+    const clean = rendered(await applyMode("UPSCALE_DENOISE", noisy, context));
+    expect([clean.width, clean.height]).toEqual([plain.width, plain.height]);
+    expect((await assessQuality(clean)).measurements.noiseSigma).toBeLessThan(
+      (await assessQuality(plain)).measurements.noiseSigma,
+    );
+  });
+});
+
+describe("UPSCALE", () => {
+  it("takes a photo under 1000 px to at least 1000 px on its longest side, keeping its shape", async () => {
+    const small = await load("box.png");
+    expect(Math.max(small.width, small.height)).toBeLessThan(1000);
+    const result = rendered(await applyMode("UPSCALE", small, await contextFor(small)));
+    expect(Math.max(result.width, result.height)).toBeGreaterThanOrEqual(1000);
+    expect(result.width / result.height).toBeCloseTo(small.width / small.height, 1);
+  });
+
+  it("leaves a photo that is already large as it is", async () => {
+    const large = await load("Wood.jpg", 1600);
+    const result = rendered(await applyMode("UPSCALE", large, await contextFor(large)));
+    expect([result.width, result.height]).toEqual([large.width, large.height]);
+  });
+});
+
+describe("BACKGROUND_REMOVE", () => {
+  it("turns a flat backdrop pure white and leaves the product alone", async () => {
+    const image = await toRaw(sharp(productOnGrey));
+    const result = rendered(await applyMode("BACKGROUND_REMOVE", image, await contextFor(image)));
+    expect(pixel(result, 5, 5)).toEqual([255, 255, 255]);
+    expect(pixel(result, 890, 690)).toEqual([255, 255, 255]);
+    const centre = pixel(image, 450, 350);
+    expect(pixel(result, 450, 350)).toEqual(centre);
+  });
+
+  it("makes the backdrop transparent for formats that keep alpha", async () => {
+    const image = await toRaw(sharp(productOnGrey));
+    const result = rendered(
+      await applyMode("BACKGROUND_REMOVE", image, await contextFor(image, { keepAlpha: true })),
+    );
+    expect(result.channels).toBe(4);
+    expect(pixel(result, 5, 5)[3]).toBe(0);
+    expect(pixel(result, 450, 350)[3]).toBe(255);
+  });
+
+  it("skips a busy background with the reason, instead of smearing the product", async () => {
+    const busy = await load("fruits.jpg");
+    const result = await applyMode("BACKGROUND_REMOVE", busy, await contextFor(busy));
+    expect(result.kind).toBe("skipped");
+    expect(result.kind === "skipped" && result.reason).toMatch(/^background is not uniform/);
+  });
+});
+
+describe("OPTIMIZE", () => {
+  it("meets a WebP target size: never above it, within 10% under", async () => {
+    const result = await render("LadyBird.jpg", [
+      { name: "web", mode: "OPTIMIZE", format: "webp", targetKb: 200 },
+    ]);
+    const web = only(result.variants[0]);
+    expect(web.encoded.format).toBe("webp");
+    expect(web.encoded.bytes).toBeLessThanOrEqual(200 * 1024);
+    if (web.encoded.size.outcome === "met") expect(web.encoded.bytes).toBeGreaterThanOrEqual(180 * 1024);
+    expect(Math.max(web.encoded.width, web.encoded.height)).toBeLessThanOrEqual(1600);
+  });
+});
+
+describe("FULL", () => {
+  it("corrects, removes a flat backdrop and standardizes to a compliant amazon image", async () => {
+    const result = await render(productOnGrey, [
+      { name: "full", mode: "FULL", profile: "amazon", format: "jpeg" },
+    ]);
+    const full = only(result.variants[0]);
+    expect(full.operations.map((operation) => operation.operation)).toEqual(
+      expect.arrayContaining(["light-correction", "sharpen", "background-remove", "standardize"]),
+    );
+    expect(full.compliance?.pass, JSON.stringify(full.compliance?.rules)).toBe(true);
+    expect(full.encoded).toMatchObject({ width: 2000, height: 2000 });
+  });
+});
+
+describe("AUTO", () => {
+  it("chooses light correction for an under-exposed photo and says why", async () => {
+    const dark = await toRaw((await sharpOf(await load("LadyBird.jpg", 1200))).linear(0.3, 0));
+    const quality = await assessQuality(dark);
+    expect(planAuto(quality).map((step) => step.mode)).toContain("LIGHT_CORRECTION");
+    const result = await applyMode("AUTO", dark, await contextFor(dark));
+    const light = result.operations.find((operation) => operation.operation === "light-correction");
+    expect(light?.reason).toMatch(/under-exposed/);
+  });
+
+  it("chooses upscaling for a small photo", async () => {
+    const small = await load("smarties.png");
+    expect(planAuto(await assessQuality(small)).map((step) => step.mode)).toContain("UPSCALE");
+  });
+});
+
+describe("the default variant set", () => {
+  it("derives standard, enhanced, web and thumb from one decode of an 8 MP photo", async () => {
+    const result = await render("elephants-3840x2160.jpg", [...DEFAULT_VARIANT_SET]);
+    expect(result.variants.map((variant) => variant.spec.name)).toEqual([
+      "standard",
+      "enhanced",
+      "web",
+      "thumb",
+    ]);
+    const [standard, enhanced, web, thumb] = result.variants.map(only);
+    expect(standard?.encoded).toMatchObject({ format: "jpeg", width: 2000, height: 2000 });
+    expect(Math.max(enhanced?.encoded.width ?? 0, enhanced?.encoded.height ?? 0)).toBeLessThanOrEqual(2048);
+    expect(web?.encoded.format).toBe("webp");
+    expect(web?.encoded.bytes).toBeLessThanOrEqual(200 * 1024);
+    expect(Math.max(thumb?.encoded.width ?? 0, thumb?.encoded.height ?? 0)).toBe(400);
+    expect(result.original).toMatchObject({ width: 3840, height: 2160 });
+    expect(result.original.hashes.pHash).toMatch(/^[0-9a-f]{16}$/);
+    for (const variant of [standard, enhanced, web, thumb]) {
+      const metadata = await sharp(variant?.encoded.body).metadata();
+      expect(metadata.exif).toBeUndefined();
+      expect(metadata.space).toBe("srgb");
+    }
+  });
+
+  it("decodes the master at the largest size any variant needs, never larger than the photo", async () => {
+    const input = await readFile(`${CORPUS}LadyBird.jpg`);
+    const master = await decodeMaster(input, 2000, MAX_PIXELS);
+    expect([master.width, master.height]).toEqual([2000, 1250]);
+    const small = await decodeMaster(await readFile(`${CORPUS}apple.jpg`), 2000, MAX_PIXELS);
+    expect([small.width, small.height]).toEqual([512, 512]);
+  });
+});
+
+const sharpOf = async (image: RawImage) =>
+  sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
+
+/** Adds seeded gaussian-ish noise (sum of uniforms), so the test is the same every run. */
+const addNoise = async (image: RawImage, sigma: number): Promise<RawImage> => {
+  let seed = 42;
+  const uniform = () => {
+    seed = (seed * 1664525 + 1013904223) % 4294967296;
+    return seed / 4294967296;
+  };
+  const data = Buffer.from(image.data);
+  for (let index = 0; index < data.length; index += 1) {
+    if (image.channels === 4 && index % 4 === 3) continue;
+    const noise = (uniform() + uniform() + uniform() - 1.5) * 2 * sigma;
+    data[index] = Math.max(0, Math.min(255, Math.round((data[index] as number) + noise)));
+  }
+  return { ...image, data };
+};
