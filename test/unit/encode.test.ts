@@ -289,7 +289,9 @@ describe("encode at the ends of the quality range", () => {
     const { size } = encoded;
     expect(size.outcome).toBe("scaled-down");
     expect(size.quality).toBe(ENCODE_DEFAULTS.formats.jpeg.minQuality);
-    expect(size.attempts[0]).toMatchObject({ quality: ENCODE_DEFAULTS.formats.jpeg.minQuality, scale: 1 });
+    // A half-size probe at the reference quality estimates the density, then the floor is tried at full size.
+    expect(size.attempts[0]).toMatchObject({ quality: ENCODE_DEFAULTS.search.referenceQuality, scale: 0.5 });
+    expect(size.attempts[1]).toMatchObject({ quality: ENCODE_DEFAULTS.formats.jpeg.minQuality, scale: 1 });
     expect(encoded.bytes).toBeLessThanOrEqual(50 * KB);
     expect(encoded.bytes).toBeGreaterThanOrEqual(0.9 * 50 * KB);
     expect(encoded.width).toBeLessThan(noise.width);
