@@ -33,7 +33,8 @@ export interface SizeMetadata {
   /**
    * - "met": at most the target and within 10% under it. Usually at full size; when one integer step of
    *   quality jumps over the whole window (q under it, q + 1 over it at full size), it is q + 1 at a
-   *   slightly smaller size (scale ≥ 0.85, typically 0.95–0.98).
+   *   slightly smaller size (scale ≥ 0.85, typically 0.95–0.98). Only if that crossing misses too (or the
+   *   encode cap ends the search) is it the best full-size encode under the window.
    * - "under-at-max-quality": even the top quality stays under the target (for PNG: lossless, or the
    *   top palette quality when lossless is over the target).
    * - "scaled-down": the lowest acceptable quality was still over the target, so the image was scaled down
@@ -421,8 +422,9 @@ const searchScale = async (
 /**
  * One integer step of quality can jump clean over the 10% window (a WebP photo: q38 under at 87%,
  * q39 over). Then the step above, at a slightly smaller size, lands inside: bytes scale about with
- * area, so the width shrinks by the square root of the overshoot. At most two more encodes; the
- * best result under the target is kept if neither lands in the window.
+ * area, so the width shrinks by the square root of the overshoot. At most `stepCrossingEncodes` more
+ * encodes, and never below `stepCrossingMinScale` of the width; the best result under the target is
+ * kept if neither lands in the window.
  */
 const refineAcrossStep = async (
   encoder: Encoder,
@@ -430,15 +432,17 @@ const refineAcrossStep = async (
   targetBytes: number,
   best: Candidate,
 ): Promise<Candidate> => {
-  const { lowerBound, aim } = ENCODE_DEFAULTS.search;
+  const { lowerBound, aim, stepCrossingEncodes, stepCrossingMinScale } = ENCODE_DEFAULTS.search;
   const stepUp = (best.quality ?? 0) + 1;
   let overBytes = encoder.attempts.find(
     (attempt) => attempt.quality === stepUp && attempt.scale === 1,
   )?.bytes;
   if (overBytes === undefined) return best;
   let chosen = best;
-  for (let tries = 0; tries < 2; tries += 1) {
+  for (let tries = 0; tries < stepCrossingEncodes; tries += 1) {
     const scale = Math.min(0.999, Math.sqrt((aim * targetBytes) / overBytes));
+    // A step too tall to cross by a slight shrink: the full-size result under the window is better.
+    if (scale < stepCrossingMinScale) break;
     const width = Math.max(1, Math.round(image.width * scale));
     const height = Math.max(1, Math.round(image.height * scale));
     const scaled = await toRaw(fromRaw(image).resize(width, height, { fit: "fill" }));
