@@ -300,6 +300,23 @@ describe("bundles", () => {
     expect(bundled.version).toBe(tested.version);
   });
 
+  it("keeps sharp out of the API functions' bundles (they validate requests, they never touch pixels)", () => {
+    const apiFunctions = resourcesOf(app, "AWS::Lambda::Function").filter(
+      (fn) =>
+        fn.Properties.Handler === "index.handler" &&
+        fn.Properties.MemorySize === 512 &&
+        Number(fn.Properties.Timeout) === 29,
+    );
+    expect(apiFunctions).toHaveLength(ROUTES.length);
+    for (const fn of apiFunctions) {
+      const directory = assetDirectory(app, (candidate) => candidate === fn);
+      expect(readFileSync(join(directory, "index.mjs"), "utf8")).not.toMatch(
+        /from\s*["']sharp["']|require\(["']sharp["']\)/,
+      );
+      expect(existsSync(join(directory, "node_modules"))).toBe(false);
+    }
+  });
+
   it("ships the migration files beside the migration runner", () => {
     const directory = assetDirectory(app, (fn) => Number(fn.Properties.Timeout) === 300);
     expect(existsSync(join(directory, "001_initial.sql"))).toBe(true);
