@@ -92,9 +92,19 @@ console.log(`Pixel Lab bench: ${photos.length} photos in ${folder}`);
 console.log(
   `machine   ${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${(totalmem() / 2 ** 30).toFixed(1)} GB, Node ${process.version}, load average ${load()}`,
 );
+// sharp drops to 1 thread on glibc without jemalloc (against fragmentation) unless MALLOC_ARENA_MAX is
+// set, so the figure that matters is the measured children's, not this process's.
+const childConcurrency = execFileSync(
+  process.execPath,
+  [
+    "--input-type=module",
+    "-e",
+    "const { default: sharp } = await import('sharp'); console.log(sharp.concurrency());",
+  ],
+  { encoding: "utf8", env: { ...process.env, ...WORKER_PROCESS_ENV } },
+).trim();
 console.log(
-  `sharp     ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; sharp.concurrency() ${sharp.concurrency()} libvips threads per image ` +
-    // sharp drops to 1 thread on glibc without jemalloc (against fragmentation) unless MALLOC_ARENA_MAX is set.
+  `sharp     ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; sharp.concurrency() ${childConcurrency} libvips threads per image ` +
     `(MALLOC_ARENA_MAX ${WORKER_PROCESS_ENV.MALLOC_ARENA_MAX} in every measured child), ` +
     `UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? "4 (default)"}; engine variants run concurrently (Promise.all)`,
 );

@@ -5,6 +5,7 @@ import { extensionFor, type UploadContentType } from "./image-formats.ts";
 import { rawKey } from "./object-keys.ts";
 import type {
   Clock,
+  DuplicateView,
   EnhanceQueue,
   ObjectStore,
   Product,
@@ -68,15 +69,8 @@ export interface AnalysisView {
   compliance: unknown;
 }
 
-export interface DuplicateEntry {
-  productId: string;
-  sku: string;
-  title: string;
-  status: string;
-  pHashDistance: number;
-  dHashDistance: number;
-  detectedAt: string;
-}
+/** A duplicate as the API shows it: the stored view, with its time as ISO text and no storage key. */
+export type DuplicateEntry = Omit<DuplicateView, "originalKey" | "detectedAt"> & { detectedAt: string };
 
 export interface ProductView {
   id: string;
