@@ -20,6 +20,7 @@ import { lambdaContext } from "../../local/lambda-context.ts";
 import { objectCreatedEvent } from "../../local/s3-notifications.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { blackBilevelPng, heicHeader, pdfDocument, svgWithScript } from "../support/fixtures.ts";
 import { CORPUS, eventually, postUpload } from "../support/upload.ts";
 
 const MB = 1024 * 1024;
@@ -27,8 +28,11 @@ let database: TestDatabase;
 let emulator: TestEmulator;
 let apiDeps: ApiDeps;
 let workerDeps: WorkerDeps;
+let truncatedApple: Buffer;
 
 beforeAll(async () => {
+  const apple = await readFile(`${CORPUS}apple.jpg`);
+  truncatedApple = apple.subarray(0, Math.floor(apple.length * 0.6));
   database = await createTestDatabase("worker");
   emulator = await startTestEmulator({ visibilityTimeoutSeconds: 1, maxReceiveCount: 3 });
   const repository = createProductRepository(database.db);
@@ -281,6 +285,31 @@ describe("enhance worker", () => {
     expect(failed?.status).toBe("failed");
     expect(failed?.statusReason).toContain("the upload is a text file (declared as image/jpeg)");
     expect(await images(productId)).toEqual([]);
+  });
+
+  it.each([
+    ["an SVG with script", () => svgWithScript, "the upload is an SVG file (declared as image/jpeg)"],
+    ["a PDF", () => pdfDocument, "the upload is a PDF file (declared as image/jpeg)"],
+    ["a HEIC photo", () => heicHeader, "the upload is a HEIC file (declared as image/jpeg)"],
+    [
+      "a 20000×20000 PNG of a few KB",
+      () => blackBilevelPng(20000, 20000),
+      "the photo is 20000×20000 px (400 MP); the limit is 100 MP",
+    ],
+    [
+      "a truncated JPEG",
+      () => truncatedApple,
+      "the JPEG file is truncated or corrupt and cannot be decoded; export the photo again and re-upload it",
+    ],
+  ])("refuses %s with a reason, without retrying", async (_what, body, reason) => {
+    const { productId, event } = await uploadedProduct(body());
+    const response = await handler()(sqsEvent([event]), lambdaContext("enhance", 30));
+    expect(response?.batchItemFailures).toEqual([]);
+    const failed = await product(productId);
+    expect(failed?.status).toBe("failed");
+    expect(failed?.statusReason).toContain(reason);
+    expect(await images(productId)).toEqual([]);
+    expect(await enhancedObjects(productId)).toEqual([]);
   });
 
   it("fails an upload over the size limit, naming both sizes, before reading it", async () => {

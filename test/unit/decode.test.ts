@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
-import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type DecodedHeader, decodeMaster, readHeader } from "../../lambdas/domain/decode.ts";
 import { encode } from "../../lambdas/domain/encode.ts";
 import { PermanentFailure } from "../../lambdas/domain/errors.ts";
+import { blackBilevelPng } from "../support/fixtures.ts";
 
 const CORPUS = "/work/shared/corpus";
 const MAX_PIXELS = 100_000_000;
@@ -20,33 +20,6 @@ const pixelAt = async (encoded: Uint8Array, x: number, y: number): Promise<numbe
   const { data, info } = await sharp(encoded).raw().toBuffer({ resolveWithObject: true });
   const offset = (y * info.width + x) * info.channels;
   return [...data.subarray(offset, offset + 3)];
-};
-
-const pngChunk = (type: string, data: Buffer): Buffer => {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-};
-
-/**
- * A complete, valid, all-black 1-bit greyscale PNG: a decompression bomb of a few tens of KB.
- * Encoded by hand because sharp takes 3–5 s (and writes 1.1 MB) to make a 20000×20000 PNG.
- */
-const blackBilevelPng = (width: number, height: number): Buffer => {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([1, 0, 0, 0, 0], 8); // bit depth 1, greyscale, deflate, no filter method, no interlace
-  const rows = Buffer.alloc((1 + Math.ceil(width / 8)) * height); // filter byte 0 + zero bits, per row
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk("IHDR", header),
-    pngChunk("IDAT", deflateSync(rows, { level: 9 })),
-    pngChunk("IEND", Buffer.alloc(0)),
-  ]);
 };
 
 let ladyBird: Buffer;
