@@ -45,6 +45,25 @@ export const ENHANCE_QUEUE_SETTINGS = {
  */
 export const WORKER_PROCESS_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 
+/**
+ * The reconciler: S3 notifications can be late or lost, and so can a worker. It runs on a schedule
+ * (EventBridge in AWS, a timer locally), re-queues uploaded photos no event brought to the worker, and
+ * fails sequences that outlived every retry (3 receives × the visibility timeout, plus the last run).
+ */
+export const RECONCILE_SETTINGS = {
+  intervalMinutes: 5,
+  /** An upload unclaimed this long after its object landed is re-queued. */
+  lostAfterSeconds: 180,
+  /**
+   * Only uploads issued this recently are looked at: a presigned POST lives at most an hour, so a photo
+   * can only land in that hour, and every run HEADs each unclaimed upload once.
+   */
+  lookbackHours: 2,
+  stuckAfterSeconds:
+    ENHANCE_QUEUE_SETTINGS.maxReceiveCount * ENHANCE_QUEUE_SETTINGS.visibilityTimeoutSeconds +
+    ENHANCE_QUEUE_SETTINGS.workerTimeoutSeconds * 10,
+} as const;
+
 /** Every environment variable the runtime reads; `lambdas/config.ts` gives each its default. */
 export const ENV = {
   stage: "STAGE",

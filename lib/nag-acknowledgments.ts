@@ -57,6 +57,12 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
         "The worker writes variants under enhanced/{productId}/{sequence}/: the enhanced/ prefix, nothing wider.",
     },
     {
+      scope: application.reconciler,
+      id: rawObjects,
+      reason:
+        "The reconciler HEADs uploads under raw/ to find photos whose notification was lost: the raw/ prefix, nothing wider.",
+    },
+    {
       scope: application.migrations,
       id: migrateVersions,
       reason:

@@ -5,6 +5,7 @@ import { Api } from "./api.ts";
 import { Database } from "./database.ts";
 import { Migrations } from "./migrations.ts";
 import { Queueing } from "./queueing.ts";
+import { Reconciler } from "./reconciler.ts";
 import { runtimeEnvironment } from "./runtime-environment.ts";
 import { Storage } from "./storage.ts";
 import { Worker } from "./worker.ts";
@@ -44,6 +45,7 @@ export class AppStack extends Stack {
   readonly api: Api;
   readonly worker: Worker;
   readonly migrations: Migrations;
+  readonly reconciler: Reconciler;
 
   constructor(scope: Construct, id: string, settings: PixelLabSettings, data: DataStack, props?: StackProps) {
     super(scope, id, props);
@@ -59,6 +61,12 @@ export class AppStack extends Stack {
       allowedOrigins: settings.allowedOrigins,
     });
     this.worker = new Worker(this, "Worker", { storage, queue: queueing.queue, database, environment });
+    this.reconciler = new Reconciler(this, "Reconciler", {
+      storage,
+      queue: queueing.queue,
+      database,
+      environment,
+    });
     const alarms = new Alarms(this, "Alarms", {
       queue: queueing.queue,
       deadLetterQueue: queueing.deadLetterQueue,

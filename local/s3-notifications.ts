@@ -1,48 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { S3Event } from "aws-lambda";
 import type { MessageSpyReader, S3SpyEvent, SpyMessage } from "fauxqs";
 import type { Log } from "../lambdas/domain/ports.ts";
+import { objectCreatedEvent } from "../lambdas/domain/s3-events.ts";
 import { RAW_PREFIX } from "../lambdas/names.ts";
-
-/** The S3 `ObjectCreated` record AWS would put on the queue, with the key URL-encoded as S3 encodes it. */
-export const objectCreatedEvent = (input: {
-  bucket: string;
-  key: string;
-  bytes: number;
-  etag: string;
-  region: string;
-  eventName?: string;
-}): S3Event => ({
-  Records: [
-    {
-      eventVersion: "2.1",
-      eventSource: "aws:s3",
-      awsRegion: input.region,
-      eventTime: new Date().toISOString(),
-      eventName: input.eventName ?? "ObjectCreated:Post",
-      userIdentity: { principalId: "local" },
-      requestParameters: { sourceIPAddress: "127.0.0.1" },
-      responseElements: { "x-amz-request-id": randomUUID(), "x-amz-id-2": randomUUID() },
-      s3: {
-        s3SchemaVersion: "1.0",
-        configurationId: "raw-uploads",
-        bucket: {
-          name: input.bucket,
-          ownerIdentity: { principalId: "local" },
-          arn: `arn:aws:s3:::${input.bucket}`,
-        },
-        object: {
-          key: encodeURIComponent(input.key).replace(/%2F/g, "/").replace(/%20/g, "+"),
-          size: input.bytes,
-          eTag: input.etag,
-          sequencer: Date.now().toString(16).toUpperCase().padStart(16, "0"),
-        },
-      },
-    },
-  ],
-});
 
 export interface NotificationBridgeOptions {
   spy: MessageSpyReader;

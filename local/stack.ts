@@ -26,6 +26,8 @@ export const LOCAL_ENV = {
   workerConcurrency: "LOCAL_WORKER_CONCURRENCY",
 } as const;
 
+const LOCAL_RECONCILE_INTERVAL_MS = 60_000;
+
 const localConfigSchema = z
   .object({
     [LOCAL_ENV.port]: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -181,6 +183,18 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     log: logger,
   });
 
+  // The same reconciler EventBridge runs in AWS, on a timer: a photo whose notification the bridge
+  // missed (the process was down when it landed) is re-queued, and no sequence stays processing forever.
+  const reconciler = (await import("../lambdas/handlers/reconcile.ts")) as {
+    handler: () => Promise<unknown>;
+  };
+  let reconciling: Promise<unknown> = Promise.resolve();
+  const reconcileTimer = setInterval(() => {
+    reconciling = reconciler
+      .handler()
+      .catch((error: unknown) => logger.error("reconciler failed", { error: String(error) }));
+  }, LOCAL_RECONCILE_INTERVAL_MS);
+
   let stopping: Promise<void> | undefined;
   return {
     apiUrl,
@@ -192,6 +206,8 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
       stopping ??= (async () => {
         const closed = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
+        clearInterval(reconcileTimer);
+        await reconciling;
         await bridge.stop();
         await poller.stop();
         await closed;

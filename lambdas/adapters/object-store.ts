@@ -59,6 +59,7 @@ export const createObjectStore = (s3: S3Client, publicS3: S3Client = s3): Object
         bytes: head.ContentLength ?? 0,
         etag: (head.ETag ?? "").replace(/"/g, ""),
         contentType: head.ContentType,
+        lastModified: head.LastModified,
       };
     } catch (error) {
       if (isMissing(error)) return undefined;

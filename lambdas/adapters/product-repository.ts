@@ -475,6 +475,39 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     }));
   },
 
+  async findStuckSequences(claimedBefore) {
+    const rows = await db
+      .selectFrom("product_originals as o")
+      .innerJoin("products as p", (join) =>
+        join.onRef("p.id", "=", "o.product_id").onRef("p.last_sequence", "=", "o.sequence"),
+      )
+      .select(["o.product_id", "o.sequence", "o.object_key"])
+      .where("o.status", "=", "processing")
+      .where("p.status", "=", "processing")
+      .where("o.updated_at", "<", claimedBefore)
+      .execute();
+    return rows.map((row) => ({ productId: row.product_id, sequence: row.sequence, key: row.object_key }));
+  },
+
+  async findUnclaimedUploads(issuedAfter, issuedBefore) {
+    const rows = await db
+      .selectFrom("product_uploads as u")
+      .innerJoin("products as p", "p.id", "u.product_id")
+      .select(["u.product_id", "u.object_key"])
+      .where("u.created_at", ">", issuedAfter)
+      .where("u.created_at", "<", issuedBefore)
+      .where("p.status", "<>", "approved")
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("product_originals as o").select("o.id").whereRef("o.object_key", "=", "u.object_key"),
+          ),
+        ),
+      )
+      .execute();
+    return rows.map((row) => ({ productId: row.product_id, key: row.object_key }));
+  },
+
   async latestOriginal(productId) {
     const row = await db
       .selectFrom("product_originals")

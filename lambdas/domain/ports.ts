@@ -188,6 +188,13 @@ export interface ProductRepository {
   /** Originals of other products sharing at least one pHash band: the only rows a duplicate can be among. */
   findDuplicateCandidates(productId: string, bands: number[]): Promise<DuplicateCandidate[]>;
   duplicatesOf(productId: string): Promise<DuplicateView[]>;
+  /** Sequences still `processing` whose claim is older than `claimedBefore`: their worker never finished. */
+  findStuckSequences(claimedBefore: Date): Promise<{ productId: string; sequence: number; key: string }[]>;
+  /**
+   * Uploads issued in the window that no sequence has claimed, for products that still take photos:
+   * the photo either never arrived or its ObjectCreated notification was lost.
+   */
+  findUnclaimedUploads(issuedAfter: Date, issuedBefore: Date): Promise<{ productId: string; key: string }[]>;
   /** The newest original that finished processing, for analysis and re-enhancement. */
   latestOriginal(productId: string): Promise<LatestOriginal | undefined>;
   failSequence(productId: string, sequence: number, reason: string, now: Date): Promise<void>;
@@ -200,6 +207,7 @@ export interface ObjectHead {
   bytes: number;
   etag: string;
   contentType: string | undefined;
+  lastModified: Date | undefined;
 }
 
 export interface PresignedPost {

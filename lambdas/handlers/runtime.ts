@@ -11,6 +11,8 @@ import { createEnhanceQueue, createSqsClient } from "../adapters/queue.ts";
 import { type Config, loadConfig } from "../config.ts";
 import type { WorkerDeps } from "../domain/enhance-upload.ts";
 import type { ApiDeps } from "../domain/products.ts";
+import type { ReconcileDeps } from "../domain/reconcile.ts";
+import { RECONCILE_SETTINGS } from "../names.ts";
 
 let config: Config | undefined;
 let db: Db | undefined;
@@ -63,6 +65,21 @@ export const workerDepsFromEnvironment = (): WorkerDeps & { maxReceiveCount: num
     clock: () => new Date(),
     log: logger,
     maxReceiveCount: cfg.maxReceiveCount,
+  };
+};
+
+export const reconcilerDepsFromEnvironment = (): ReconcileDeps => {
+  const cfg = processConfig();
+  return {
+    repository: createProductRepository(processDb()),
+    objectStore: createObjectStore(createS3Client({ region: cfg.region, endpoint: cfg.s3Endpoint })),
+    queue: createEnhanceQueue(
+      createSqsClient({ region: cfg.region, endpoint: cfg.sqsEndpoint }),
+      cfg.enhanceQueueUrl,
+    ),
+    settings: { rawBucket: cfg.rawBucket, region: cfg.region, ...RECONCILE_SETTINGS },
+    clock: () => new Date(),
+    log: logger,
   };
 };
 

@@ -9,6 +9,7 @@ import {
   ENV,
   QUEUES,
   RAW_PREFIX,
+  RECONCILE_SETTINGS,
   ROUTES,
   resourceName,
   WORKER_PROCESS_ENV,
@@ -188,7 +189,7 @@ describe("functions", () => {
         (fn.Properties.Runtime as string | undefined)?.startsWith("nodejs") &&
         fn.Properties.Handler === "index.handler",
     );
-    expect(functions.length).toBe(ROUTES.length + 2);
+    expect(functions.length).toBe(ROUTES.length + 3);
     for (const fn of functions)
       expect(fn.Properties).toMatchObject({ Runtime: "nodejs24.x", Architectures: ["arm64"] });
   });
@@ -254,6 +255,16 @@ describe("HTTP API", () => {
 describe("operations", () => {
   it("applies migrations on deploy through a custom resource that changes with the SQL files", () => {
     app.hasResourceProperties("Custom::PixelLabSchema", { migrationsChecksum: migrationsChecksum() });
+  });
+
+  it("runs the reconciler on a schedule", () => {
+    app.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: `rate(${RECONCILE_SETTINGS.intervalMinutes} minutes)`,
+      State: "ENABLED",
+      Targets: [
+        Match.objectLike({ Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("^ReconcilerReconcile"), "Arn"] } }),
+      ],
+    });
   });
 
   it("alarms on a non-empty DLQ, worker errors and an ageing queue", () => {
