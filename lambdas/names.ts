@@ -101,9 +101,11 @@ export interface RouteDefinition {
 /** The HTTP API: the local server and API Gateway are both built from this table. */
 export const ROUTES = [
   { method: "POST", path: "/products", handler: "create-products" },
+  { method: "GET", path: "/products", handler: "list-products" },
   { method: "POST", path: "/products/{id}/uploads", handler: "create-upload" },
   { method: "GET", path: "/products/{id}", handler: "get-product" },
   { method: "GET", path: "/products/{id}/duplicates", handler: "get-duplicates" },
+  { method: "GET", path: "/products/{id}/history", handler: "get-history" },
   { method: "POST", path: "/products/{id}/enhance", handler: "enhance-product" },
   { method: "GET", path: "/health", handler: "health" },
 ] as const satisfies readonly RouteDefinition[];

@@ -140,6 +140,34 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     return row ? toProduct(row) : undefined;
   },
 
+  async listProducts({ status, limit, after }) {
+    let query = db.selectFrom("products").selectAll();
+    if (status) query = query.where("status", "=", status);
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb("created_at", "<", after.createdAt),
+          eb.and([eb("created_at", "=", after.createdAt), eb("id", "<", after.id)]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
+    return rows.map(toProduct);
+  },
+
+  async thumbnails(productIds) {
+    if (productIds.length === 0) return new Map();
+    const rows = await db
+      .selectFrom("product_images")
+      .select(["product_id", "object_key"])
+      .where("product_id", "in", productIds)
+      .where("variant", "=", "thumb")
+      .orderBy("sequence", "asc")
+      .execute();
+    // Ascending by sequence: the newest sequence's thumbnail is the one left in the map.
+    return new Map(rows.map((row) => [row.product_id, row.object_key]));
+  },
+
   async currentImages(productId) {
     const rows = await db
       .selectFrom("product_images")

@@ -169,10 +169,20 @@ export interface HistoryEntry {
   createdAt: Date;
 }
 
+export interface ProductListQuery {
+  status?: ProductStatus | undefined;
+  limit: number;
+  after?: { createdAt: Date; id: string } | undefined;
+}
+
 export interface ProductRepository {
   /** All or nothing; a sku already stored comes back as that product with `created: false`. */
   createProducts(products: NewProduct[], now: Date): Promise<{ product: Product; created: boolean }[]>;
   findProduct(id: string): Promise<Product | undefined>;
+  /** Newest first, `limit` at most, after `cursor` (the last product of the previous page). */
+  listProducts(query: ProductListQuery): Promise<Product[]>;
+  /** The `thumb` image of each product's newest sequence, by product id. */
+  thumbnails(productIds: string[]): Promise<Map<string, string>>;
   /** The images of the newest sequence that produced any. */
   currentImages(productId: string): Promise<ProductImage[]>;
   history(productId: string): Promise<HistoryEntry[]>;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { z } from "zod";
+import { z } from "zod";
 import { AppError, notFound } from "./errors.ts";
 import { extensionFor, type UploadContentType } from "./image-formats.ts";
 import { rawKey } from "./object-keys.ts";
@@ -14,7 +14,7 @@ import type {
   UploadRecord,
 } from "./ports.ts";
 import type { NewProduct } from "./product-input.ts";
-import { acceptsUploads, canTransition } from "./product-status.ts";
+import { acceptsUploads, canTransition, PRODUCT_STATUSES } from "./product-status.ts";
 import { type VariantSpec, variantSpecSchema } from "./variant-spec.ts";
 
 export interface ApiSettings {
@@ -315,4 +315,93 @@ export const checkHealth = async (deps: ApiDeps): Promise<HealthReport> => {
   const checks = { database, objectStore, queue };
   const healthy = Object.values(checks).every((check) => check.status === "ok");
   return { status: healthy ? "ok" : "degraded", checks };
+};
+
+export const productListQuerySchema = z
+  .object({
+    status: z.enum(PRODUCT_STATUSES, { error: `must be one of ${PRODUCT_STATUSES.join(", ")}` }).optional(),
+    limit: z.coerce
+      .number({ error: "must be a number" })
+      .int("must be a whole number")
+      .min(1, "must be at least 1")
+      .max(100, "must be at most 100")
+      .default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+export interface ProductListItem {
+  id: string;
+  sku: string;
+  title: string;
+  category: string;
+  status: Product["status"];
+  statusReason: string | null;
+  sequence: number;
+  thumbnailUrl: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An opaque page position: the last product of the page, as base64url JSON. */
+const encodeCursor = (product: Product): string =>
+  Buffer.from(JSON.stringify({ createdAt: product.createdAt.toISOString(), id: product.id })).toString(
+    "base64url",
+  );
+
+const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {
+  try {
+    const { createdAt, id } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
+      createdAt: string;
+      id: string;
+    };
+    const date = new Date(createdAt);
+    if (typeof id !== "string" || Number.isNaN(date.getTime())) throw new Error("bad cursor");
+    return { createdAt: date, id };
+  } catch {
+    throw new AppError("VALIDATION_FAILED", "the request has 1 invalid field(s)", [
+      { path: "cursor", message: "is not a cursor this API returned" },
+    ]);
+  }
+};
+
+/** Products newest first, optionally by status, a page at a time. */
+export const listProducts = async (
+  deps: ApiDeps,
+  query: z.output<typeof productListQuerySchema>,
+): Promise<{ products: ProductListItem[]; nextCursor: string | null }> => {
+  // One more than the page tells whether there is a next page without a count query.
+  const rows = await deps.repository.listProducts({
+    status: query.status,
+    limit: query.limit + 1,
+    after: query.cursor ? decodeCursor(query.cursor) : undefined,
+  });
+  const page = rows.slice(0, query.limit);
+  const thumbnails = await deps.repository.thumbnails(page.map((product) => product.id));
+  const last = page.at(-1);
+  return {
+    products: page.map((product) => {
+      const thumbnail = thumbnails.get(product.id);
+      return {
+        id: product.id,
+        sku: product.sku,
+        title: product.title,
+        category: product.category,
+        status: product.status,
+        statusReason: product.statusReason,
+        sequence: product.lastSequence,
+        thumbnailUrl: thumbnail ? `${deps.settings.assetsBaseUrl}/${thumbnail}` : null,
+        createdAt: product.createdAt.toISOString(),
+        updatedAt: product.updatedAt.toISOString(),
+      };
+    }),
+    nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+  };
+};
+
+/** Every `enhancement_history` row of a product, oldest first. */
+export const getHistory = async (deps: ApiDeps, productId: string) => {
+  if (!(await deps.repository.findProduct(productId))) throw notFound("product", productId);
+  const history = await deps.repository.history(productId);
+  return { history: history.map((entry) => ({ ...entry, createdAt: entry.createdAt.toISOString() })) };
 };

@@ -251,6 +251,25 @@ describe("the local pipeline, end to end over HTTP", () => {
       expect.objectContaining({ variant: "optimize", format: "webp", sequence: 2 }),
     ]);
     expect(second.images[0].bytes).toBeLessThanOrEqual(120 * 1024);
+    const history = (await api("GET", `/products/${product.id}/history`)).body.history as {
+      sequence: number;
+      event: string;
+      toStatus: string | null;
+      variant: string | null;
+    }[];
+    expect(
+      history
+        .filter((entry) => entry.event === "status_changed")
+        .map((entry) => `${entry.sequence}:${entry.toStatus}`),
+    ).toEqual(["1:processing", "1:pending_review", "2:processing", "2:pending_review"]);
+    expect(
+      history
+        .filter((entry) => entry.sequence === 2 && entry.event === "variant_created")
+        .map((entry) => entry.variant),
+    ).toEqual(["optimize"]);
+    const listed = await api("GET", "/products?status=pending_review&limit=100");
+    const listedProduct = listed.body.products.find((candidate: { id: string }) => candidate.id === product.id);
+    expect(listedProduct).toMatchObject({ sequence: 2, status: "pending_review" });
   });
 
   it("answers an invalid bulk request with 400 naming each field, and writes none of it", async () => {

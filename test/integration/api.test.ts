@@ -230,6 +230,90 @@ describe("GET /products/{id}", () => {
   });
 });
 
+describe("GET /products", () => {
+  it("lists newest first, filters by status, and pages with a cursor without gaps or repeats, even on equal timestamps", async () => {
+    const skus = ["LIST-A", "LIST-B", "LIST-C", "LIST-D", "LIST-E"];
+    const created = await request("POST", "/products", { products: skus.map((sku) => product(sku)) });
+    const ids = (created.body.products as { id: string }[]).map((item) => item.id);
+
+    const seen: { id: string; createdAt: string }[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await request("GET", `/products?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(page.status).toBe(200);
+      expect(page.body.products.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.products);
+      cursor = page.body.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 100);
+    const seenIds = seen.map((item) => item.id);
+    expect(new Set(seenIds).size).toBe(seenIds.length);
+    expect(seenIds).toEqual(expect.arrayContaining(ids));
+    const times = seen.map((item) => Date.parse(item.createdAt));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+
+    await database.db
+      .updateTable("products")
+      .set({ status: "approved" })
+      .where("id", "=", ids[0] as string)
+      .execute();
+    const approved = await request("GET", "/products?status=approved&limit=100");
+    expect(approved.body.products.map((item: { id: string }) => item.id)).toContain(ids[0]);
+    expect(approved.body.products.every((item: { status: string }) => item.status === "approved")).toBe(true);
+  });
+
+  it("names each bad query parameter", async () => {
+    const response = await request("GET", "/products?status=shipped&limit=1000&cursor=nonsense&sort=asc");
+    expect(response.status).toBe(400);
+    expect(response.body.error.details.map((detail: { path: string }) => detail.path).sort()).toEqual([
+      "limit",
+      "sort",
+      "status",
+    ]);
+    const badCursor = await request("GET", "/products?cursor=nonsense");
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body.error.details).toEqual([
+      { path: "cursor", message: "is not a cursor this API returned" },
+    ]);
+  });
+});
+
+describe("GET /products/{id}/history", () => {
+  it("answers the product's history, oldest first, and 404 for an unknown product", async () => {
+    const created = await request("POST", "/products", { products: [product("HISTORY-1")] });
+    const id = created.body.products[0].id;
+    await database.db
+      .insertInto("enhancement_history")
+      .values([
+        {
+          product_id: id,
+          event: "upload_refused",
+          status: "failed",
+          error: "first",
+          quality_metadata: null,
+          size_metadata: null,
+          created_at: new Date("2026-01-01T00:00:00Z"),
+        },
+        {
+          product_id: id,
+          event: "upload_refused",
+          status: "failed",
+          error: "second",
+          quality_metadata: null,
+          size_metadata: null,
+          created_at: new Date("2026-01-02T00:00:00Z"),
+        },
+      ])
+      .execute();
+    const response = await request("GET", `/products/${id}/history`);
+    expect(response.status).toBe(200);
+    expect(response.body.history.map((entry: { error: string }) => entry.error)).toEqual(["first", "second"]);
+    expect(response.body.history[0].createdAt).toBe("2026-01-01T00:00:00.000Z");
+    expect((await request("GET", "/products/00000000-0000-4000-8000-000000000000/history")).status).toBe(404);
+  });
+});
+
 describe("errors and health", () => {
   it("never leaks internals in a 5xx", async () => {
     const broken = createMysqlDb("mysql://nobody:secret-password@127.0.0.1:3306/missing_database");

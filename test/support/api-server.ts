@@ -7,8 +7,10 @@ import { createProductsHandler } from "../../lambdas/handlers/http/create-produc
 import { createUploadHandler } from "../../lambdas/handlers/http/create-upload.ts";
 import { enhanceProductHandler } from "../../lambdas/handlers/http/enhance-product.ts";
 import { getDuplicatesHandler } from "../../lambdas/handlers/http/get-duplicates.ts";
+import { getHistoryHandler } from "../../lambdas/handlers/http/get-history.ts";
 import { getProductHandler } from "../../lambdas/handlers/http/get-product.ts";
 import { healthHandler } from "../../lambdas/handlers/http/health.ts";
+import { listProductsHandler } from "../../lambdas/handlers/http/list-products.ts";
 import { ROUTES } from "../../lambdas/names.ts";
 import { createHttpGateway, type HttpLambda } from "../../local/http-gateway.ts";
 
@@ -17,6 +19,8 @@ const factories: Record<(typeof ROUTES)[number]["handler"], (deps: ApiDeps) => H
   "create-upload": createUploadHandler,
   "get-product": getProductHandler,
   "get-duplicates": getDuplicatesHandler,
+  "get-history": getHistoryHandler,
+  "list-products": listProductsHandler,
   "enhance-product": enhanceProductHandler,
   health: healthHandler,
 };
