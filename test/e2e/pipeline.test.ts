@@ -268,7 +268,9 @@ describe("the local pipeline, end to end over HTTP", () => {
         .map((entry) => entry.variant),
     ).toEqual(["optimize"]);
     const listed = await api("GET", "/products?status=pending_review&limit=100");
-    const listedProduct = listed.body.products.find((candidate: { id: string }) => candidate.id === product.id);
+    const listedProduct = listed.body.products.find(
+      (candidate: { id: string }) => candidate.id === product.id,
+    );
     expect(listedProduct).toMatchObject({ sequence: 2, status: "pending_review" });
   });
 
