@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMysqlDb } from "../../lambdas/adapters/database.ts";
-import { createObjectStore } from "../../lambdas/adapters/object-store.ts";
 import { createProductRepository } from "../../lambdas/adapters/product-repository.ts";
-import { createEnhanceQueue } from "../../lambdas/adapters/queue.ts";
 import type { ApiDeps } from "../../lambdas/domain/products.ts";
 import { startApiServer } from "../support/api-server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 import { CORPUS, postFile } from "../support/upload.ts";
 
@@ -59,19 +58,7 @@ const productCount = async () =>
 beforeAll(async () => {
   database = await createTestDatabase("api");
   emulator = await startTestEmulator();
-  deps = {
-    repository: createProductRepository(database.db),
-    objectStore: createObjectStore(emulator.s3),
-    queue: createEnhanceQueue(emulator.sqs, emulator.queue.url),
-    settings: {
-      rawBucket: emulator.rawBucket,
-      enhancedBucket: emulator.enhancedBucket,
-      maxUploadBytes: 25 * 1024 * 1024,
-      uploadUrlTtlSeconds: 900,
-      assetsBaseUrl: "https://cdn.example.test",
-    },
-    clock: () => new Date(),
-  };
+  deps = testApiDeps(database, emulator);
   api = await startApiServer(deps, { s3: emulator.s3, bucket: emulator.enhancedBucket });
 });
 

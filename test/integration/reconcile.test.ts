@@ -3,13 +3,11 @@ import { readFile } from "node:fs/promises";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../lambdas/adapters/logger.ts";
-import { createObjectStore } from "../../lambdas/adapters/object-store.ts";
-import { createProductRepository } from "../../lambdas/adapters/product-repository.ts";
-import { createEnhanceQueue } from "../../lambdas/adapters/queue.ts";
 import type { ProductRepository } from "../../lambdas/domain/ports.ts";
 import { type ApiDeps, createProducts } from "../../lambdas/domain/products.ts";
 import { type ReconcileDeps, reconcile } from "../../lambdas/domain/reconcile.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 import { CORPUS, postUpload } from "../support/upload.ts";
 
@@ -24,26 +22,12 @@ const later = () => new Date(Date.now() + 3600 * 1000);
 beforeAll(async () => {
   database = await createTestDatabase("reconcile");
   emulator = await startTestEmulator();
-  repository = createProductRepository(database.db);
-  const objectStore = createObjectStore(emulator.s3);
-  const queue = createEnhanceQueue(emulator.sqs, emulator.queue.url);
-  apiDeps = {
-    repository,
-    objectStore,
-    queue,
-    settings: {
-      rawBucket: emulator.rawBucket,
-      enhancedBucket: emulator.enhancedBucket,
-      maxUploadBytes: 25 * 1024 * 1024,
-      uploadUrlTtlSeconds: 900,
-      assetsBaseUrl: "https://cdn.example.test",
-    },
-    clock: () => new Date(),
-  };
+  apiDeps = testApiDeps(database, emulator);
+  ({ repository } = apiDeps);
   deps = {
     repository,
-    objectStore,
-    queue,
+    objectStore: apiDeps.objectStore,
+    queue: apiDeps.queue,
     settings: {
       rawBucket: emulator.rawBucket,
       region: "us-east-1",

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../lambdas/adapters/logger.ts";
 import { createObjectStore } from "../../lambdas/adapters/object-store.ts";
 import { createProductRepository } from "../../lambdas/adapters/product-repository.ts";
-import { createEnhanceQueue } from "../../lambdas/adapters/queue.ts";
 import type { WorkerDeps } from "../../lambdas/domain/enhance-upload.ts";
 import type { ObjectStore } from "../../lambdas/domain/ports.ts";
 import { type ApiDeps, createProducts } from "../../lambdas/domain/products.ts";
@@ -19,6 +18,7 @@ import { createEnhanceHandler } from "../../lambdas/handlers/enhance.ts";
 import { startEventSourcePoller, toSqsRecord } from "../../local/event-source-poller.ts";
 import { lambdaContext } from "../../local/lambda-context.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 import { blackBilevelPng, heicHeader, pdfDocument, svgWithScript } from "../support/fixtures.ts";
 import { CORPUS, eventually, postUpload } from "../support/upload.ts";
@@ -46,13 +46,7 @@ beforeAll(async () => {
     maxInputPixels: 100_000_000,
     assetsBaseUrl: "https://cdn.example.test",
   };
-  apiDeps = {
-    repository,
-    objectStore,
-    queue: createEnhanceQueue(emulator.sqs, emulator.queue.url),
-    settings,
-    clock: () => new Date(),
-  };
+  apiDeps = testApiDeps(database, emulator, settings);
   workerDeps = { repository, objectStore, settings, clock: () => new Date(), log: logger };
 });
 
