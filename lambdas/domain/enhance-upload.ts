@@ -10,6 +10,7 @@ import type {
   Log,
   ObjectStore,
   ProductRepository,
+  SequenceClaim,
   SequenceCompletion,
   VariantRecord,
 } from "./ports.ts";
@@ -188,21 +189,13 @@ export const enhanceUpload = async (
     { bucket: object.bucket, key: object.key, etag: head.etag, bytes: head.bytes },
     clock(),
   );
-  switch (claim.kind) {
-    case "finished":
-      return {
-        kind: "skipped",
-        reason: `duplicate delivery: sequence ${claim.sequence} already processed this object`,
-      };
-    case "unknown-product":
-      return { kind: "skipped", reason: `product ${productId} does not exist` };
-    case "busy":
-      throw new ProductBusyError(productId);
-    case "refused": {
-      const reason = `a photo was uploaded while the product is ${claim.status}; it was not processed`;
-      await repository.recordRefusedUpload(productId, object.key, reason, clock());
-      return { kind: "skipped", reason };
-    }
+  if (claim.kind === "refused") {
+    const reason = `a photo was uploaded while the product is ${claim.status}; it was not processed`;
+    await repository.recordRefusedUpload(productId, object.key, reason, clock());
+    return { kind: "skipped", reason };
+  }
+  if (claim.kind === "finished" || claim.kind === "unknown-product" || claim.kind === "busy") {
+    return settledClaim(claim, productId, "processed this object");
   }
   return processSequence(
     deps,
@@ -218,6 +211,28 @@ export const enhanceUpload = async (
     },
     attempt,
   );
+};
+
+/**
+ * A claim that starts no work: a repeat delivery of finished work, or a product gone, is skipped; a
+ * product busy with another photo sends the message back to the queue to wait.
+ */
+const settledClaim = (
+  claim: Extract<SequenceClaim, { kind: "finished" | "unknown-product" | "busy" }>,
+  productId: string,
+  finishedWork: string,
+): EnhanceOutcome => {
+  switch (claim.kind) {
+    case "finished":
+      return {
+        kind: "skipped",
+        reason: `duplicate delivery: sequence ${claim.sequence} already ${finishedWork}`,
+      };
+    case "unknown-product":
+      return { kind: "skipped", reason: `product ${productId} does not exist` };
+    case "busy":
+      throw new ProductBusyError(productId);
+  }
 };
 
 interface SequenceWork {
@@ -344,18 +359,11 @@ export const reenhanceProduct = async (
     },
     clock(),
   );
-  switch (claim.kind) {
-    case "finished":
-      return {
-        kind: "skipped",
-        reason: `duplicate delivery: sequence ${claim.sequence} already ran this request`,
-      };
-    case "unknown-product":
-      return { kind: "skipped", reason: `product ${request.productId} does not exist` };
-    case "busy":
-      throw new ProductBusyError(request.productId);
-    case "refused":
-      return { kind: "skipped", reason: `the product is ${claim.status}: not re-enhanced` };
+  if (claim.kind === "refused") {
+    return { kind: "skipped", reason: `the product is ${claim.status}: not re-enhanced` };
+  }
+  if (claim.kind === "finished" || claim.kind === "unknown-product" || claim.kind === "busy") {
+    return settledClaim(claim, request.productId, "ran this request");
   }
   return processSequence(
     deps,

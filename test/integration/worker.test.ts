@@ -354,6 +354,22 @@ describe("enhance worker", () => {
     expect(refusal?.error).toContain("approved");
   });
 
+  it("sends a second photo back to the queue while the product is still processing the first", async () => {
+    const { productId, key, event } = await uploadedProduct(await readFile(`${CORPUS}orange.jpg`));
+    await apiDeps.repository.claimSequence(
+      productId,
+      "earlier-upload",
+      { bucket: emulator.rawBucket, key: `${key}.earlier`, etag: randomUUID(), bytes: 1 },
+      new Date(),
+    );
+    // With another record beside it: a batch whose every record fails is thrown whole, as in Lambda.
+    const batch = sqsEvent([event, { Service: "Amazon S3", Event: "s3:TestEvent" }]);
+    const response = await handler()(batch, lambdaContext("enhance", 30));
+    expect(response?.batchItemFailures).toEqual([{ itemIdentifier: batch.Records[0]?.messageId }]);
+    expect(await product(productId)).toMatchObject({ status: "processing", lastSequence: 1 });
+    expect(await images(productId)).toEqual([]);
+  });
+
   it("skips an object nobody issued an upload for", async () => {
     const key = `raw/${randomUUID()}/${randomUUID()}.jpg`;
     await emulator.s3.send(new PutObjectCommand({ Bucket: emulator.rawBucket, Key: key, Body: "x" }));
