@@ -162,7 +162,7 @@ afterAll(() => {
     "bytes",
     "% target",
     "quality",
-    "encodes",
+    "encodes (whole + sample)",
     "outcome",
     "scale",
     "ms",
@@ -176,7 +176,7 @@ afterAll(() => {
       String(encoded?.bytes ?? "error"),
       target === undefined || !encoded ? "-" : ((100 * encoded.bytes) / (target * KB)).toFixed(1),
       encoded?.size.quality === null ? "lossless" : String(encoded?.size.quality ?? "-"),
-      String(encoded?.size.encodes ?? "-"),
+      encoded ? `${encoded.size.encodes - encoded.size.sampleEncodes} + ${encoded.size.sampleEncodes}` : "-",
       encoded?.size.outcome ?? "-",
       encoded?.size.scale.toFixed(3) ?? "-",
       String(ms),
@@ -195,7 +195,7 @@ describe.each(FORMATS)("encode %s to a target size", (format) => {
 
   describe.each(PHOTOS)("%s", (name) => {
     it.each(TARGETS_KB)(
-      "%i KB: never above, within 10% under when met, in at most 7 encodes",
+      "%i KB: never above, within 10% under when met, in few whole-image encodes",
       async (targetKb) => {
         const target = targetKb * KB;
         const image = photos[name];
@@ -210,8 +210,12 @@ describe.each(FORMATS)("encode %s to a target size", (format) => {
           bytes: encoded.body.length,
         });
         expect(size).toMatchObject({ targetBytes: target, bytes: encoded.bytes });
-        // At most 7 for the quality search, and 2 more to cross a quality step that jumps the window.
-        expect(size.encodes).toBeLessThanOrEqual(9);
+        // At most 7 whole encodes for the quality search, and 3 more to cross a quality step that jumps
+        // the window; the stripe sample takes at most 4 per round, 2 rounds.
+        const sampleAttempts = size.attempts.filter((attempt) => attempt.sample !== undefined);
+        expect(size.attempts.length - sampleAttempts.length).toBeLessThanOrEqual(10);
+        expect(sampleAttempts.length).toBe(size.sampleEncodes);
+        expect(size.sampleEncodes).toBeLessThanOrEqual(8);
         expect(size.attempts).toHaveLength(size.encodes);
         expect(size.attempts).toContainEqual({
           quality: size.quality,
@@ -238,6 +242,16 @@ describe.each(FORMATS)("encode %s to a target size", (format) => {
             } else {
               expect(encoded).toMatchObject({ width: image.width, height: image.height });
             }
+            break;
+          case "below-window":
+            // One quality step jumps over the window: q under it, q + 1 over it at full size.
+            expect(encoded.bytes).toBeLessThan(0.9 * target);
+            expect(size.scale).toBe(1);
+            expect(size.attempts).toContainEqual({
+              quality: (size.quality ?? 0) + 1,
+              scale: 1,
+              bytes: expect.toSatisfy((bytes: number) => bytes > target),
+            });
             break;
           case "under-at-max-quality":
             // PNG: lossless, or the palette's top quality when lossless is over the target.
@@ -317,9 +331,18 @@ describe("encode at the ends of the quality range", () => {
     const { size } = encoded;
     expect(size.outcome).toBe("scaled-down");
     expect(size.quality).toBe(ENCODE_DEFAULTS.formats.jpeg.minQuality);
-    // A half-size probe at the reference quality estimates the density, then the floor is tried at full size.
-    expect(size.attempts[0]).toMatchObject({ quality: ENCODE_DEFAULTS.search.referenceQuality, scale: 0.5 });
-    expect(size.attempts[1]).toMatchObject({ quality: ENCODE_DEFAULTS.formats.jpeg.minQuality, scale: 1 });
+    // The stripe sample predicts the floor is over, one whole encode at the floor confirms it, then scaling.
+    const firstWhole = size.attempts.findIndex((attempt) => attempt.sample === undefined);
+    expect(firstWhole).toBeGreaterThan(0);
+    expect(size.attempts.slice(0, firstWhole).at(-1)).toMatchObject({
+      quality: ENCODE_DEFAULTS.formats.jpeg.minQuality,
+      sample: expect.toSatisfy((share: number) => share > 0.2 && share <= 0.25),
+    });
+    expect(size.attempts[firstWhole]).toMatchObject({
+      quality: ENCODE_DEFAULTS.formats.jpeg.minQuality,
+      scale: 1,
+      bytes: expect.toSatisfy((bytes: number) => bytes > 50 * KB),
+    });
     expect(encoded.bytes).toBeLessThanOrEqual(50 * KB);
     expect(encoded.bytes).toBeGreaterThanOrEqual(0.9 * 50 * KB);
     expect(encoded.width).toBeLessThan(noise.width);
@@ -339,6 +362,7 @@ describe("encode without a target", () => {
       bytes: encoded?.bytes,
       quality,
       encodes: 1,
+      sampleEncodes: 0,
       attempts: [{ quality, scale: 1, bytes: encoded?.bytes }],
       outcome: "no-target",
       scale: 1,
@@ -369,6 +393,32 @@ describe("encode without a target", () => {
     await expect(encode(image, { format: "jpeg", quality: 80.5 })).rejects.toThrow(RangeError);
     await expect(encode(image, { format: "avif", avifEffort: 10 })).rejects.toThrow(RangeError);
     await expect(encode({ ...image, width: 9 }, { format: "png" })).rejects.toThrow(RangeError);
+  });
+});
+
+describe("the stripe sample", () => {
+  it.each(["jpeg", "webp", "avif"] as const)(
+    "%s: the quality is found on the sample, so the whole image is encoded at most twice on average",
+    (format) => {
+      const searches = PHOTOS.flatMap((name) =>
+        TARGETS_KB.map((targetKb) => resultOf(`${format}/${name}/${targetKb}`)),
+      );
+      const wholeEncodes = searches.map(({ size }) => size.encodes - size.sampleEncodes);
+      for (const { size } of searches) {
+        // Every search of these photos (≥ 512 rows) starts on the sample.
+        expect(size.attempts[0]?.sample).toBeGreaterThan(0.2);
+      }
+      const mean = wholeEncodes.reduce((sum, count) => sum + count, 0) / wholeEncodes.length;
+      expect(mean).toBeLessThanOrEqual(2);
+    },
+  );
+
+  it("is skipped on an image too short for four stripes: the search runs on the whole image", async () => {
+    const short = await toRaw(fromRaw(photos.Wood).resize({ width: 1600, height: 500, fit: "fill" }));
+    const { size } = await encode(short, { format: "webp", targetKb: 50 });
+    expect(size.sampleEncodes).toBe(0);
+    expect(size.attempts.every((attempt) => attempt.sample === undefined)).toBe(true);
+    expect(size.bytes).toBeLessThanOrEqual(50 * KB);
   });
 });
 
