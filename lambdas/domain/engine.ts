@@ -127,7 +127,8 @@ const renderVariant = async (
       ...(spec.targetKb ? { targetKb: spec.targetKb } : {}),
       keepAlpha: keepAlpha && image.channels === 4,
     }),
-    assessQuality(image),
+    // AUTO with nothing to correct hands back the master itself: its assessment is already made.
+    image === master ? Promise.resolve(quality) : assessQuality(image),
     producesProfile(spec) ? assessBackground(image) : Promise.resolve(undefined),
   ]);
   const compliance = afterBackground

