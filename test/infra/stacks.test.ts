@@ -194,11 +194,20 @@ describe("functions", () => {
       expect(fn.Properties).toMatchObject({ Runtime: "nodejs24.x", Architectures: ["arm64"] });
   });
 
-  it("gives the worker two malloc arenas, so sharp keeps its threads and a bounded heap", () => {
+  it("gives the worker two malloc arenas and a fixed mmap threshold, so sharp keeps its threads and a bounded heap", () => {
     const worker = resourcesOf(app, "AWS::Lambda::Function").find((fn) => fn.Properties.MemorySize === 2048);
     if (!worker) throw new Error("no worker function");
     const variables = (worker.Properties.Environment as { Variables: Record<string, string> }).Variables;
     expect(variables).toMatchObject({ ...WORKER_PROCESS_ENV });
+  });
+
+  it("runs the local worker under `npm start` with the same malloc settings", () => {
+    const { scripts } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    for (const [name, value] of Object.entries(WORKER_PROCESS_ENV)) {
+      expect(scripts.start).toContain(`${name}=${value} `);
+    }
   });
 
   it("feeds the worker batches with partial batch failures and a concurrency ceiling", () => {
