@@ -53,6 +53,9 @@ export interface Measurement {
   /** maxRSS once the first timed run is done: about what one photo in a fresh process takes. */
   firstRunRssMb: number | null;
   runs: number;
+  /** Every run's wall and CPU milliseconds, for a median across processes (bench/run.ts takes turns). */
+  wallsMs: number[];
+  cpusMs: number[];
   outputs?: EngineOutput[];
 }
 
@@ -285,6 +288,8 @@ const measurement: Measurement = {
   peakRssMb: isExternal ? null : process.resourceUsage().maxRSS / 1024,
   firstRunRssMb: isExternal ? null : firstRunRssKb / 1024,
   runs,
+  wallsMs: walls,
+  cpusMs: cpus,
   ...(engineOutputs ? { outputs: engineOutputs } : {}),
 };
 process.stdout.write(`${JSON.stringify(measurement)}\n`);

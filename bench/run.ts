@@ -15,6 +15,12 @@ import type { Measurement, Settings } from "./measure.ts";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const measureScript = join(root, "bench", "measure.ts");
 const TARGET_PHOTO = "elephants-3840x2160.jpg";
+/**
+ * Processes per contender and photo. Contenders take turns round by round (engine, floor, naive, …,
+ * then again), because a shared host's speed drifts by 10–20% within a minute, as much as the ratios
+ * measure; three rounds of three runs put nine runs behind each median.
+ */
+const ROUNDS = 3;
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".avif", ".tif", ".tiff", ".gif"]);
 
 const args = process.argv.slice(2);
@@ -115,8 +121,9 @@ console.log(
   `vips      ${vipsthumbnail ? `${vipsthumbnail.path}: ${vipsthumbnail.version}` : "vipsthumbnail: not installed, skipped"}`,
 );
 console.log(
-  "runs      3 per contender, median (1 above 15 MP; AVIF once); each contender in a fresh process, warmed up on a tiny JPEG;\n" +
-    "          ImageMagick and vipsthumbnail times include starting their process\n",
+  `runs      ${ROUNDS} rounds × 3 runs per contender (× 1 run above 15 MP; AVIF once), median of them all; in each round every\n` +
+    "          contender runs in a fresh process, warmed up on a tiny JPEG, one after another, so a shared host's changing speed\n" +
+    "          weighs on all alike; ImageMagick and vipsthumbnail times include starting their process\n",
 );
 
 const COLUMNS = ["engine", "floor", "naive", "imagemagick", "vipsthumb", "stdTurbo", "avif e2"] as const;
@@ -138,24 +145,66 @@ interface PhotoResult {
   avif: Measurement;
 }
 
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+
+/** One contender's processes of every round as one measurement: medians of all runs, the highest RSS. */
+const merged = (measurements: Measurement[]): Measurement => {
+  const [first] = measurements as [Measurement];
+  const wallsMs = measurements.flatMap((measurement) => measurement.wallsMs);
+  const cpusMs = measurements.flatMap((measurement) => measurement.cpusMs);
+  const rss = (pick: (measurement: Measurement) => number | null) =>
+    first.peakRssMb === null ? null : Math.max(...measurements.map((measurement) => pick(measurement) ?? 0));
+  return {
+    ...first,
+    wallMs: median(wallsMs),
+    cpuMs: median(cpusMs),
+    runs: wallsMs.length,
+    wallsMs,
+    cpusMs,
+    peakRssMb: rss((measurement) => measurement.peakRssMb),
+    firstRunRssMb: rss((measurement) => measurement.firstRunRssMb),
+  };
+};
+
 const results: PhotoResult[] = [];
 for (const photo of photos) {
   const file = join(folder, photo);
   const { width = 0, height = 0 } = await sharp(file).metadata();
   const megapixels = (width * height) / 1e6;
   const runs = megapixels > 15 ? 1 : 3;
-  const engine = measure("engine", file, runs);
+  const rounds = {
+    engine: [] as Measurement[],
+    floor: [] as Measurement[],
+    naive: [] as Measurement[],
+    imagemagick: [] as Measurement[],
+    vipsthumbnail: [] as Measurement[],
+    standardTurbo: [] as Measurement[],
+  };
+  for (let round = 0; round < ROUNDS; round += 1) {
+    rounds.engine.push(measure("engine", file, runs));
+    rounds.floor.push(measure("floor", file, runs));
+    rounds.naive.push(measure("naive", file, runs));
+    // ImageMagick makes its outputs at the qualities the engine's encodes ended on.
+    if (imagemagick) {
+      const outputs = rounds.engine[0]?.outputs ?? [];
+      rounds.imagemagick.push(measure("imagemagick", file, runs, { tool: imagemagick.path, outputs }));
+    }
+    if (vipsthumbnail)
+      rounds.vipsthumbnail.push(measure("vipsthumbnail", file, runs, { tool: vipsthumbnail.path }));
+    rounds.standardTurbo.push(measure("standardTurbo", file, runs));
+  }
+  const engine = merged(rounds.engine);
   const result: PhotoResult = {
     photo,
     engine,
-    floor: measure("floor", file, runs),
-    naive: measure("naive", file, runs),
-    // ImageMagick makes its outputs at the qualities the engine's encodes ended on.
-    imagemagick: imagemagick
-      ? measure("imagemagick", file, runs, { tool: imagemagick.path, outputs: engine.outputs ?? [] })
-      : null,
-    vipsthumbnail: vipsthumbnail ? measure("vipsthumbnail", file, runs, { tool: vipsthumbnail.path }) : null,
-    standardTurbo: measure("standardTurbo", file, runs),
+    floor: merged(rounds.floor),
+    naive: merged(rounds.naive),
+    imagemagick: imagemagick ? merged(rounds.imagemagick) : null,
+    vipsthumbnail: vipsthumbnail ? merged(rounds.vipsthumbnail) : null,
+    standardTurbo: merged(rounds.standardTurbo),
     // One encode, as the column says: at effort 2 it takes seconds, and it is an extra, not a target.
     avif: measure("avif", file, 1),
   };
@@ -237,7 +286,7 @@ if (target) {
     q.peakRssMb,
     "≤",
     256,
-    `the engine child's maxRSS over warm-up and ${t.engine.runs} runs; ${show(t.engine.firstRunRssMb ?? undefined, 0)} MB after the first`,
+    `the highest maxRSS of the engine's ${ROUNDS} processes (warm-up and ${t.engine.runs / ROUNDS} runs each); ${show(t.engine.firstRunRssMb ?? undefined, 0)} MB after a first run`,
   );
   const outputs = (t.engine.outputs ?? []).map(
     (o) =>
