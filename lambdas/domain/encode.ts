@@ -438,18 +438,23 @@ const qualityFromSample = async (
     (aim - sampleWindow) * targetBytes * perWholeByte,
     (aim + sampleWindow) * targetBytes * perWholeByte,
   ];
-  const nearestAim = () =>
-    [...measured].reduce((best, candidate) =>
-      Math.abs(Math.log(candidate[1] / goal)) < Math.abs(Math.log(best[1] / goal)) ? candidate : best,
+  const nearestAim = (entries: [number, number][]) =>
+    (
+      entries.reduce((best, entry) =>
+        Math.abs(Math.log(entry[1] / goal)) < Math.abs(Math.log(best[1] / goal)) ? entry : best,
+      ) as [number, number]
     )[0];
 
   for (let encodes = 0; ; encodes += 1) {
-    const inWindow = [...measured].find(([, bytes]) => bytes >= low && bytes <= high);
-    if (inWindow) return inWindow[0];
+    const inWindow = [...measured].filter(([, bytes]) => bytes >= low && bytes <= high);
+    if (inWindow.length > 0) return nearestAim(inWindow);
     const { under, over } = bracketOf(measured, high, settings);
-    if (under === settings.maxQuality || over === settings.minQuality)
-      return under === settings.maxQuality ? under : over;
-    if (measured.size > 0 && (over - under <= 1 || encodes >= sampleEncodesPerRound)) return nearestAim();
+    // Even the top quality is predicted under the window, or even the floor over it.
+    if (under === settings.maxQuality) return under;
+    if (over === settings.minQuality) return over;
+    if (measured.size > 0 && (over - under <= 1 || encodes >= sampleEncodesPerRound)) {
+      return nearestAim([...measured]);
+    }
     const quality =
       measured.size === 0
         ? firstProbe(encoder.format, sample.image.width * sample.image.height, goal / aim)
@@ -492,8 +497,7 @@ const searchQuality = async (
   encoder: Encoder,
   image: RawImage,
   targetBytes: number,
-  start: readonly Candidate[],
-  firstProbe: number,
+  start: { made: readonly Candidate[] } | { firstProbe: number },
 ): Promise<QualitySearch> => {
   const settings = settingsOf(encoder.format);
   const { minQuality } = settings;
@@ -516,12 +520,13 @@ const searchQuality = async (
     // Under at the top quality: the best under the target is that encode itself.
     return settled?.kind === "under-at-max-quality" && best ? { ...settled, best } : settled;
   };
-  for (const candidate of start) {
+  const made = "made" in start ? start.made : [];
+  for (const candidate of made) {
     const settled = consider(candidate);
     if (settled) return settled;
   }
 
-  let quality: number | undefined = start.length === 0 ? firstProbe : undefined;
+  let quality: number | undefined = "firstProbe" in start ? start.firstProbe : undefined;
   for (;;) {
     if (quality !== undefined) {
       const settled = consider(await encoder.run(image, quality, 1));
@@ -565,7 +570,7 @@ const searchQualityBySample = async (
     if (settled) return settled;
     ratio = (candidate.body.length * sample.share) / (sampleBytes.get(quality) as number);
   }
-  return searchQuality(encoder, image, targetBytes, whole, settings.minQuality);
+  return searchQuality(encoder, image, targetBytes, { made: whole });
 };
 
 /**
@@ -748,13 +753,9 @@ export const encode = async (image: RawImage, options: EncodeOptions): Promise<E
   const sample = format === "png" ? undefined : stripeSample(prepared);
   const search = sample
     ? await searchQualityBySample(encoder, prepared, sample, targetBytes)
-    : await searchQuality(
-        encoder,
-        prepared,
-        targetBytes,
-        [],
-        firstProbe(format, prepared.width * prepared.height, targetBytes),
-      );
+    : await searchQuality(encoder, prepared, targetBytes, {
+        firstProbe: firstProbe(format, prepared.width * prepared.height, targetBytes),
+      });
   if (search.kind === "met") {
     const inWindow = (candidate: Candidate) => candidate.body.length >= lowerBound * targetBytes;
     const chosen =
