@@ -21,6 +21,7 @@ import {
 } from "../lambdas/domain/engine.ts";
 import { sniffImageFormat } from "../lambdas/domain/image-formats.ts";
 import { fromRaw, type RawImage, toRaw } from "../lambdas/domain/raw-image.ts";
+import { median } from "./median.ts";
 
 /** The worker's default MAX_INPUT_PIXELS. */
 const MAX_PIXELS = 100_000_000;
@@ -236,11 +237,6 @@ const prepare = async (input: Uint8Array, tiny: Uint8Array): Promise<{ work: Wor
     default:
       throw new Error(`unknown contender ${contender}`);
   }
-};
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 };
 
 const input = readFileSync(file);

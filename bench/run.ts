@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { WORKER_PROCESS_ENV } from "../lambdas/names.ts";
 import type { Measurement, Settings } from "./measure.ts";
+import { median } from "./median.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const measureScript = join(root, "bench", "measure.ts");
@@ -144,11 +145,6 @@ interface PhotoResult {
   standardTurbo: Measurement;
   avif: Measurement;
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-};
 
 /** One contender's processes of every round as one measurement: medians of all runs, the highest RSS. */
 const merged = (measurements: Measurement[]): Measurement => {

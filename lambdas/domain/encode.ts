@@ -516,9 +516,7 @@ const searchQuality = async (
     ) {
       best = candidate;
     }
-    const settled = settledBy(candidate, targetBytes, settings);
-    // Under at the top quality: the best under the target is that encode itself.
-    return settled?.kind === "under-at-max-quality" && best ? { ...settled, best } : settled;
+    return settledBy(candidate, targetBytes, settings);
   };
   const made = "made" in start ? start.made : [];
   for (const candidate of made) {
@@ -573,6 +571,19 @@ const searchQualityBySample = async (
   return searchQuality(encoder, image, targetBytes, { made: whole });
 };
 
+/** The image resized to `scale` of its width (at least 1 px) and encoded; the candidate carries the scale its whole pixels give. */
+const encodeScaled = async (
+  encoder: Encoder,
+  image: RawImage,
+  quality: number,
+  scale: number,
+): Promise<Candidate> => {
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const scaled = await toRaw(fromRaw(image).resize(width, height, { fit: "fill" }));
+  return encoder.run(scaled, quality, width / image.width);
+};
+
 /**
  * The scale at the quality floor for the largest encode ≤ target: first bytes ∝ scale^1.8 (close to
  * the square root of the size ratio), then the exponent measured by two encodes, then secant steps in
@@ -594,11 +605,8 @@ const searchScale = async (
   let scale = ((aim * targetBytes) / bytesAtFullSize) ** (1 / scaleExponent);
 
   for (;;) {
-    const width = Math.max(1, Math.round(image.width * scale));
-    const height = Math.max(1, Math.round(image.height * scale));
-    const scaled = await toRaw(fromRaw(image).resize(width, height, { fit: "fill" }));
-    const effectiveScale = width / image.width;
-    const candidate = await encoder.run(scaled, quality, effectiveScale);
+    const candidate = await encodeScaled(encoder, image, quality, scale);
+    const { width } = candidate;
     const bytes = candidate.body.length;
     measured.set(width, bytes);
     if (bytes <= targetBytes) {
@@ -673,11 +681,13 @@ const refineAcrossStep = async (
         : 2;
     const scale = Math.min(0.999, nearScale * (goal / nearBytes) ** (1 / Math.max(0.5, exponent)));
     // A step too tall to cross by a slight shrink: the full-size result under the window stands.
-    if (scale < stepCrossingMinScale || measured.some(([measuredScale]) => measuredScale === scale)) break;
     const width = Math.max(1, Math.round(image.width * scale));
-    const height = Math.max(1, Math.round(image.height * scale));
-    const scaled = await toRaw(fromRaw(image).resize(width, height, { fit: "fill" }));
-    const candidate = await encoder.run(scaled, stepUp, width / image.width);
+    if (
+      scale < stepCrossingMinScale ||
+      measured.some(([measuredScale]) => measuredScale === width / image.width)
+    )
+      break;
+    const candidate = await encodeScaled(encoder, image, stepUp, scale);
     const bytes = candidate.body.length;
     if (bytes <= targetBytes && bytes >= lowerBound * targetBytes) return candidate;
     measured.push([candidate.scale, bytes]);
