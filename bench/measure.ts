@@ -10,17 +10,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { readHeader } from "../lambdas/domain/decode.ts";
-import { encode } from "../lambdas/domain/encode.ts";
-import {
-  DEFAULT_VARIANT_SET,
-  decodeMaster,
-  type EngineResult,
-  masterSideFor,
-  renderVariantSet,
-} from "../lambdas/domain/engine.ts";
-import { sniffImageFormat } from "../lambdas/domain/image-formats.ts";
-import { fromRaw, type RawImage, toRaw } from "../lambdas/domain/raw-image.ts";
+import { decodeMaster, readHeader } from "../lambdas/engine/decode.ts";
+import { encode } from "../lambdas/engine/encode.ts";
+import { sniffImageFormat } from "../lambdas/engine/formats.ts";
+import { fromRaw, type RawImage, toRaw } from "../lambdas/engine/raw-image.ts";
+import { type EngineResult, masterSideFor, renderVariantSet } from "../lambdas/engine/render.ts";
+import { DEFAULT_VARIANT_SET } from "../lambdas/engine/variant-spec.ts";
 import { median } from "./median.ts";
 
 /** The worker's default MAX_INPUT_PIXELS. */

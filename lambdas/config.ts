@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_VARIANT_SET, variantSetSchema } from "./domain/variant-spec.ts";
+import { DEFAULT_VARIANT_SET, variantSetSchema } from "./engine/variant-spec.ts";
 import { BUCKETS, ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, resourceName } from "./names.ts";
 
 const MB = 1024 * 1024;

@@ -2,7 +2,7 @@ import type { RDSDataClient } from "@aws-sdk/client-rds-data";
 import type { ColumnType, Generated } from "kysely";
 import { Kysely, MysqlDialect } from "kysely";
 import { createPool } from "mysql2";
-import type { ProductStatus } from "../domain/product-status.ts";
+import type { ProductRow } from "../domain/product.ts";
 import { DataApiMysqlDialect } from "./data-api-dialect.ts";
 
 /** Written as a Date, read back as a Date (mysql2 with `timezone: "Z"`: every timestamp is UTC). */
@@ -10,23 +10,11 @@ type Timestamp = ColumnType<Date, Date, Date>;
 /** JSON travels as text on the way in and usually comes back parsed; `readJson` takes either. */
 type JsonColumn = ColumnType<unknown, string | null, string | null>;
 
-export interface ProductsTable {
-  id: string;
-  sku: string;
-  title: string;
-  category: string;
-  /** DECIMAL columns stay strings end to end. */
-  mrp: string;
-  price: string;
-  discount: string;
-  gst: string;
-  status: ProductStatus;
-  status_reason: string | null;
+/** The product's row, derived from its one definition (`domain/product.ts`); DECIMALs stay strings. */
+export type ProductsTable = Omit<ProductRow, "last_sequence" | "version"> & {
   last_sequence: Generated<number>;
   version: Generated<number>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
+};
 
 export interface ProductUploadsTable {
   id: string;

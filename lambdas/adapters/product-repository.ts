@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { Selectable, Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import { StaleVersionError } from "../domain/errors.ts";
 import type {
   HistoryEntry,
-  Product,
   ProductImage,
   ProductRepository,
   SequenceClaim,
@@ -11,28 +10,12 @@ import type {
   SourceObject,
   UploadRecord,
 } from "../domain/ports.ts";
+import { type Product, productFromRow, productToRow } from "../domain/product.ts";
 import { type NewProduct, skuIdentity } from "../domain/product-input.ts";
 import { assertTransition, canTransition, type ProductStatus } from "../domain/product-status.ts";
-import { type Database, type Db, isDuplicateKeyError, type ProductsTable, readJson } from "./database.ts";
+import { type Database, type Db, isDuplicateKeyError, readJson } from "./database.ts";
 
 type Trx = Transaction<Database>;
-
-const toProduct = (row: Selectable<ProductsTable>): Product => ({
-  id: row.id,
-  sku: row.sku,
-  title: row.title,
-  category: row.category,
-  mrp: row.mrp,
-  price: row.price,
-  discount: row.discount,
-  gst: row.gst,
-  status: row.status,
-  statusReason: row.status_reason,
-  lastSequence: row.last_sequence,
-  version: row.version,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
 
 const selectProduct = (db: Db | Trx, id: string) =>
   db.selectFrom("products").selectAll().where("id", "=", id).executeTakeFirst();
@@ -94,31 +77,25 @@ export const createProductRepository = (db: Db): ProductRepository => ({
         const existing = new Map(
           (await trx.selectFrom("products").selectAll().where("sku", "in", skus).execute()).map((row) => [
             skuIdentity(row.sku),
-            toProduct(row),
+            productFromRow(row),
           ]),
         );
         const fresh = products
           .filter((product) => !existing.has(skuIdentity(product.sku)))
-          .map((product) => ({
-            id: randomUUID(),
-            sku: product.sku,
-            title: product.title,
-            category: product.category,
-            mrp: product.mrp,
-            price: product.price,
-            discount: product.discount,
-            gst: product.gst,
-            status: "pending" as const,
-            status_reason: null,
-            created_at: now,
-            updated_at: now,
-          }));
-        if (fresh.length > 0) await trx.insertInto("products").values(fresh).execute();
-        const created = new Map(
-          fresh.map(
-            (row) => [skuIdentity(row.sku), toProduct({ ...row, last_sequence: 0, version: 1 })] as const,
-          ),
-        );
+          .map(
+            ({ contentType: _contentType, ...fields }): Product => ({
+              ...fields,
+              id: randomUUID(),
+              status: "pending",
+              statusReason: null,
+              lastSequence: 0,
+              version: 1,
+              createdAt: now,
+              updatedAt: now,
+            }),
+          );
+        if (fresh.length > 0) await trx.insertInto("products").values(fresh.map(productToRow)).execute();
+        const created = new Map(fresh.map((product) => [skuIdentity(product.sku), product] as const));
         return products.map((product) => {
           const known = existing.get(skuIdentity(product.sku));
           if (known) return { product: known, created: false };
@@ -137,7 +114,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
 
   async findProduct(id) {
     const row = await selectProduct(db, id);
-    return row ? toProduct(row) : undefined;
+    return row ? productFromRow(row) : undefined;
   },
 
   async listProducts({ status, limit, after }) {
@@ -152,7 +129,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       );
     }
     const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
-    return rows.map(toProduct);
+    return rows.map(productFromRow);
   },
 
   async thumbnails(productIds) {
@@ -283,7 +260,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       }
       const row = await selectProduct(trx, productId);
       if (!row) return { kind: "unknown-product" };
-      const product = toProduct(row);
+      const product = productFromRow(row);
       if (product.status === "processing") return { kind: "busy" };
       if (!canTransition(product.status, "processing")) return { kind: "refused", status: product.status };
       const sequence = product.lastSequence + 1;
@@ -433,7 +410,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
           .execute();
       }
       await transitionStatus(trx, {
-        product: toProduct(row),
+        product: productFromRow(row),
         to: "pending_review",
         reason: null,
         sequence,
@@ -577,7 +554,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       const row = await selectProduct(trx, productId);
       if (row?.status !== "processing" || row.last_sequence !== sequence) return;
       await transitionStatus(trx, {
-        product: toProduct(row),
+        product: productFromRow(row),
         to: "failed",
         reason,
         sequence,

@@ -1,9 +1,15 @@
-import { readHeader } from "./decode.ts";
-import { type EngineResult, renderVariantSet } from "./engine.ts";
+import {
+  type EngineResult,
+  hammingDistance,
+  hashBands,
+  ImageError,
+  isNearDuplicate,
+  renderImage,
+  SUPPORTED_FORMATS_TEXT,
+} from "../engine/index.ts";
+import type { VariantSpec } from "../engine/variant-spec.ts";
 import { type FailureCode, PermanentFailure } from "./errors.ts";
-import { describeUnsupported, SUPPORTED_FORMATS_TEXT, sniffImageFormat } from "./image-formats.ts";
 import { enhancedKey, parseRawKey } from "./object-keys.ts";
-import { hammingDistance, hashBands, isNearDuplicate } from "./perceptual-hash.ts";
 import type {
   Clock,
   DuplicateMatch,
@@ -15,7 +21,6 @@ import type {
   VariantRecord,
 } from "./ports.ts";
 import { describeOverLimit } from "./sizes.ts";
-import type { VariantSpec } from "./variant-spec.ts";
 
 export interface WorkerSettings {
   /** The variants every upload gets (default `DEFAULT_VARIANT_SET`). */
@@ -77,7 +82,7 @@ const storeVariants = async (
     const reasons = result.variants
       .map((variant) => (variant.kind === "skipped" ? variant.reason : ""))
       .join("; ");
-    throw new PermanentFailure("CORRUPT", `no variant could be made from this photo: ${reasons}`);
+    throw new PermanentFailure("UNPROCESSABLE", `no variant could be made from this photo: ${reasons}`);
   }
   const variants = await Promise.all(
     rendered.map(async (variant): Promise<VariantRecord> => {
@@ -154,6 +159,34 @@ const storeVariants = async (
       bands,
     },
   };
+};
+
+/** What the seller should do about each kind of image problem, after the engine's account of it. */
+const IMAGE_ADVICE: Record<ImageError["problem"], string> = {
+  NOT_AN_IMAGE: "upload the photo in one of those formats",
+  TOO_MANY_PIXELS: "Resize it and upload again",
+  TOO_SMALL: "Upload a larger photo",
+  CORRUPT: "export the photo again and re-upload it",
+  UNPROCESSABLE: "export it again as a JPEG or PNG and re-upload it",
+};
+
+/** The engine's account of what is wrong with the pixels, as a reason the seller can act on. */
+const imageFailure = (error: ImageError, declaredType: string): PermanentFailure => {
+  const advice = IMAGE_ADVICE[error.problem];
+  switch (error.problem) {
+    case "NOT_AN_IMAGE":
+      return new PermanentFailure(
+        error.problem,
+        `the upload is ${error.found} (declared as ${declaredType}), not a ${SUPPORTED_FORMATS_TEXT} photo; ${advice}`,
+        { cause: error },
+      );
+    case "TOO_MANY_PIXELS":
+    case "TOO_SMALL":
+      return new PermanentFailure(error.problem, `${error.message}. ${advice}`, { cause: error });
+    case "CORRUPT":
+    case "UNPROCESSABLE":
+      return new PermanentFailure(error.problem, `${error.message}; ${advice}`, { cause: error });
+  }
 };
 
 const transientFailureReason = (attempt: Attempt): string =>
@@ -266,22 +299,25 @@ const processSequence = async (
     }
     const started = performance.now();
     const body = await objectStore.get(work.bucket, work.key);
-    const format = sniffImageFormat(body);
-    if (!format) {
-      throw new PermanentFailure(
-        "NOT_AN_IMAGE",
-        `the upload is ${describeUnsupported(body)} (declared as ${work.declaredType}), not a ${SUPPORTED_FORMATS_TEXT} photo; upload the photo in one of those formats`,
-      );
-    }
-    const header = await readHeader(body, format, settings.maxInputPixels);
-    const result = await renderVariantSet(body, header, work.variants, settings.maxInputPixels);
+    const result = await renderImage(body, {
+      variants: work.variants,
+      maxPixels: settings.maxInputPixels,
+    }).catch((error: unknown) => {
+      throw error instanceof ImageError ? imageFailure(error, work.declaredType) : error;
+    });
     const completion = await storeVariants(deps, productId, sequence, result);
     await repository.completeSequence(
       productId,
       sequence,
       {
         ...completion,
-        source: { key: work.key, url: null, bytes: work.bytes, width: header.width, height: header.height },
+        source: {
+          key: work.key,
+          url: null,
+          bytes: work.bytes,
+          width: result.original.width,
+          height: result.original.height,
+        },
       },
       clock(),
     );
@@ -291,7 +327,7 @@ const processSequence = async (
       variants: completion.variants.length,
       skipped: completion.skipped.length,
       duplicates: completion.duplicates.length,
-      sourceFormat: format,
+      sourceFormat: result.original.format,
       milliseconds: Math.round(performance.now() - started),
     });
     return {

@@ -1,3 +1,5 @@
+import type { ImageProblem } from "../engine/index.ts";
+
 /** A problem with one field of a request, e.g. `{ path: "products[3].price", message: "..." }`. */
 export interface FieldProblem {
   path: string;
@@ -45,11 +47,17 @@ export const notFound = (what: string, id: string) =>
   new AppError("NOT_FOUND", `${what} ${id} does not exist`);
 
 /** Why an upload can never be processed; a metric dimension, so a small fixed set. */
-export type FailureCode = "NOT_AN_IMAGE" | "TOO_LARGE" | "TOO_MANY_PIXELS" | "CORRUPT";
+export type FailureCode =
+  | ImageProblem
+  /** More bytes than the upload's limit (checked before reading them). */
+  | "TOO_LARGE"
+  /** The original is no longer in the raw bucket (raw objects expire). */
+  | "ORIGINAL_MISSING";
 
 /**
- * An upload that will never succeed however often it is retried (not an image, too large, corrupt).
- * The worker marks the product `failed` with `reason` and does not retry.
+ * An upload that will never succeed however often it is retried: once its bytes are in memory, nothing
+ * that goes wrong (not an image, too large, corrupt, an engine fault) is transient. The worker marks the
+ * product `failed` with `reason` and does not retry.
  */
 export class PermanentFailure extends Error {
   readonly code: FailureCode;

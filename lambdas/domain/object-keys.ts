@@ -1,5 +1,5 @@
 import { ENHANCED_PREFIX, RAW_PREFIX } from "../names.ts";
-import { UPLOAD_EXTENSIONS, type UploadExtension } from "./image-formats.ts";
+import { UPLOAD_EXTENSIONS, type UploadExtension } from "./upload-types.ts";
 
 export interface RawKey {
   productId: string;

@@ -2,25 +2,9 @@
  * What the domain needs from the outside world, by interface. `lambdas/adapters/` holds one
  * implementation per outside system; tests substitute their own.
  */
+import type { Product } from "./product.ts";
 import type { NewProduct } from "./product-input.ts";
 import type { ProductStatus } from "./product-status.ts";
-
-export interface Product {
-  id: string;
-  sku: string;
-  title: string;
-  category: string;
-  mrp: string;
-  price: string;
-  discount: string;
-  gst: string;
-  status: ProductStatus;
-  statusReason: string | null;
-  lastSequence: number;
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
-}
 
 export interface ProductImage {
   sequence: number;

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { AppError, type FieldProblem } from "./errors.ts";
-import { UPLOAD_CONTENT_TYPES } from "./image-formats.ts";
-import { decimalField, toHundredths } from "./money.ts";
+import { toHundredths } from "./money.ts";
+import { catalogueFieldsSchema } from "./product.ts";
+import { UPLOAD_CONTENT_TYPES } from "./upload-types.ts";
 
 export const MAX_PRODUCTS_PER_REQUEST = 500;
 
@@ -11,28 +12,8 @@ export const contentTypeField = z.enum(contentTypes, {
   error: `must be one of ${contentTypes.join(", ")}`,
 });
 
-export const newProductSchema = z
-  .object({
-    sku: z
-      .string({ error: "is required" })
-      .trim()
-      .min(1, "must not be empty")
-      .max(64, "must be at most 64 characters")
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "may contain only letters, digits, '.', '_' and '-'"),
-    title: z
-      .string({ error: "is required" })
-      .trim()
-      .min(1, "must not be empty")
-      .max(200, "must be at most 200 characters"),
-    category: z
-      .string({ error: "is required" })
-      .trim()
-      .min(1, "must not be empty")
-      .max(100, "must be at most 100 characters"),
-    mrp: decimalField({ max: "99999999.99", allowZero: false }),
-    price: decimalField({ max: "99999999.99", allowZero: false }),
-    discount: decimalField({ max: "100", allowZero: true }).default("0.00"),
-    gst: decimalField({ max: "100", allowZero: true }),
+export const newProductSchema = catalogueFieldsSchema
+  .extend({
     contentType: contentTypeField,
   })
   .strict()

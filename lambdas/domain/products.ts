@@ -1,21 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { type VariantSpec, variantSpecSchema } from "../engine/variant-spec.ts";
 import { AppError, notFound } from "./errors.ts";
-import { extensionFor, type UploadContentType } from "./image-formats.ts";
 import { rawKey } from "./object-keys.ts";
 import type {
   Clock,
   DuplicateView,
   EnhanceQueue,
   ObjectStore,
-  Product,
   ProductImage,
   ProductRepository,
   UploadRecord,
 } from "./ports.ts";
+import { type Product, type ProductJson, productJson } from "./product.ts";
 import type { NewProduct } from "./product-input.ts";
 import { acceptsUploads, canTransition, PRODUCT_STATUSES } from "./product-status.ts";
-import { type VariantSpec, variantSpecSchema } from "./variant-spec.ts";
+import { extensionFor, type UploadContentType } from "./upload-types.ts";
 
 export interface ApiSettings {
   rawBucket: string;
@@ -72,20 +72,7 @@ export interface AnalysisView {
 /** A duplicate as the API shows it: the stored view, with its time as ISO text and no storage key. */
 export type DuplicateEntry = Omit<DuplicateView, "originalKey" | "detectedAt"> & { detectedAt: string };
 
-export interface ProductView {
-  id: string;
-  sku: string;
-  title: string;
-  category: string;
-  mrp: string;
-  price: string;
-  discount: string;
-  gst: string;
-  status: Product["status"];
-  statusReason: string | null;
-  sequence: number;
-  createdAt: string;
-  updatedAt: string;
+export interface ProductView extends ProductJson {
   images: ImageView[];
   analysis: AnalysisView | null;
   duplicates: DuplicateEntry[];
@@ -186,19 +173,7 @@ export const getProduct = async (deps: ApiDeps, productId: string): Promise<Prod
   ]);
   const analysis = original?.analysis as { quality?: unknown; compliance?: unknown } | null | undefined;
   return {
-    id: product.id,
-    sku: product.sku,
-    title: product.title,
-    category: product.category,
-    mrp: product.mrp,
-    price: product.price,
-    discount: product.discount,
-    gst: product.gst,
-    status: product.status,
-    statusReason: product.statusReason,
-    sequence: product.lastSequence,
-    createdAt: product.createdAt.toISOString(),
-    updatedAt: product.updatedAt.toISOString(),
+    ...productJson(product),
     images: images.map((image) => imageView(deps.settings, image)),
     analysis: original
       ? {
@@ -330,18 +305,10 @@ export const productListQuerySchema = z
   })
   .strict();
 
-export interface ProductListItem {
-  id: string;
-  sku: string;
-  title: string;
-  category: string;
-  status: Product["status"];
-  statusReason: string | null;
-  sequence: number;
-  thumbnailUrl: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type ProductListItem = Pick<
+  ProductJson,
+  "id" | "sku" | "title" | "category" | "status" | "statusReason" | "sequence" | "createdAt" | "updatedAt"
+> & { thumbnailUrl: string | null };
 
 /** An opaque page position: the last product of the page, as base64url JSON. */
 const encodeCursor = (product: Product): string =>
@@ -380,19 +347,21 @@ export const listProducts = async (
   const thumbnails = await deps.repository.thumbnails(page.map((product) => product.id));
   const last = page.at(-1);
   return {
-    products: page.map((product) => {
+    products: page.map((product): ProductListItem => {
+      const { id, sku, title, category, status, statusReason, sequence, createdAt, updatedAt } =
+        productJson(product);
       const thumbnail = thumbnails.get(product.id);
       return {
-        id: product.id,
-        sku: product.sku,
-        title: product.title,
-        category: product.category,
-        status: product.status,
-        statusReason: product.statusReason,
-        sequence: product.lastSequence,
+        id,
+        sku,
+        title,
+        category,
+        status,
+        statusReason,
+        sequence,
         thumbnailUrl: thumbnail ? `${deps.settings.assetsBaseUrl}/${thumbnail}` : null,
-        createdAt: product.createdAt.toISOString(),
-        updatedAt: product.updatedAt.toISOString(),
+        createdAt,
+        updatedAt,
       };
     }),
     nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,

@@ -12,7 +12,7 @@ import {
   type WorkerDeps,
 } from "../domain/enhance-upload.ts";
 import { decodeEventKey } from "../domain/object-keys.ts";
-import { variantSpecSchema } from "../domain/variant-spec.ts";
+import { variantSpecSchema } from "../engine/variant-spec.ts";
 import { workerDepsFromEnvironment } from "./runtime.ts";
 
 /** S3 sends this once when a notification is configured; it carries no object. */

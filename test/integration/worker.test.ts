@@ -13,7 +13,7 @@ import type { WorkerDeps } from "../../lambdas/domain/enhance-upload.ts";
 import type { ObjectStore } from "../../lambdas/domain/ports.ts";
 import { type ApiDeps, createProducts } from "../../lambdas/domain/products.ts";
 import { objectCreatedEvent } from "../../lambdas/domain/s3-events.ts";
-import { DEFAULT_VARIANT_SET } from "../../lambdas/domain/variant-spec.ts";
+import { DEFAULT_VARIANT_SET } from "../../lambdas/engine/variant-spec.ts";
 import { createEnhanceHandler } from "../../lambdas/handlers/enhance.ts";
 import { startEventSourcePoller, toSqsRecord } from "../../local/event-source-poller.ts";
 import { lambdaContext } from "../../local/lambda-context.ts";

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type DecodedHeader, decodeMaster, readHeader } from "../../lambdas/domain/decode.ts";
-import { encode } from "../../lambdas/domain/encode.ts";
-import { PermanentFailure } from "../../lambdas/domain/errors.ts";
+import { type DecodedHeader, decodeMaster, readHeader } from "../../lambdas/engine/decode.ts";
+import { encode } from "../../lambdas/engine/encode.ts";
+import { ImageError } from "../../lambdas/engine/errors.ts";
 import { blackBilevelPng } from "../support/fixtures.ts";
 
 const CORPUS = "/work/shared/corpus";
@@ -53,9 +53,11 @@ describe("readHeader", () => {
       height: 20000,
     });
     const refusal = readHeader(bomb, "png", MAX_PIXELS);
-    await expect(refusal).rejects.toThrow(PermanentFailure);
-    await expect(refusal).rejects.toThrow("the photo is 20000×20000 px");
-    await expect(refusal).rejects.toThrow("(400 MP); the limit is 100 MP. Resize it and upload again");
+    await expect(refusal).rejects.toThrow(ImageError);
+    await expect(refusal).rejects.toMatchObject({
+      problem: "TOO_MANY_PIXELS",
+      message: "the photo is 20000×20000 px (400 MP); the limit is 100 MP",
+    });
   });
 
   it("accepts a photo of exactly the limit", async () => {
@@ -68,12 +70,11 @@ describe("readHeader", () => {
 
   it("refuses bytes whose header cannot be read, naming the format", async () => {
     const garbage = Uint8Array.from({ length: 256 }, (_, index) => (index * 151 + 7) % 256);
-    await expect(readHeader(garbage, "webp", MAX_PIXELS)).rejects.toThrow(
-      new PermanentFailure(
-        "CORRUPT",
-        "the WEBP file is corrupt and its header cannot be read; export the photo again and re-upload it",
-      ),
-    );
+    await expect(readHeader(garbage, "webp", MAX_PIXELS)).rejects.toMatchObject({
+      name: "ImageError",
+      problem: "CORRUPT",
+      message: "the WebP file is corrupt and its header cannot be read",
+    });
   });
 
   it("reports dimensions after EXIF orientation", async () => {
@@ -176,10 +177,10 @@ describe("decodeMaster, encoded as JPEG", () => {
     expect(header).toEqual({ format: "jpeg", width: 512, height: 512 });
 
     const rendering = decodeMaster(truncated, 2000, MAX_PIXELS);
-    await expect(rendering).rejects.toThrow(PermanentFailure);
+    await expect(rendering).rejects.toThrow(ImageError);
     await expect(rendering).rejects.toMatchObject({
-      reason:
-        "the JPEG file is truncated or corrupt and cannot be decoded; export the photo again and re-upload it",
+      problem: "CORRUPT",
+      message: "the JPEG file is truncated or corrupt and cannot be decoded",
     });
   });
 

@@ -2,14 +2,9 @@ import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ENCODE_DEFAULTS,
-  type Encoded,
-  type EncodeOptions,
-  encode,
-  type OutputFormat,
-} from "../../lambdas/domain/encode.ts";
-import { fromRaw, type RawImage, toRaw } from "../../lambdas/domain/raw-image.ts";
+import { ENCODE_DEFAULTS, type Encoded, type EncodeOptions, encode } from "../../lambdas/engine/encode.ts";
+import { fromRaw, type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
+import type { OutputFormat } from "../../lambdas/engine/vocabulary.ts";
 
 const CORPUS = "/work/shared/corpus";
 const KB = 1024;

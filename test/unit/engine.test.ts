@@ -1,12 +1,12 @@
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { readHeader } from "../../lambdas/domain/decode.ts";
-import { decodeMaster, type RenderedVariant, renderVariantSet } from "../../lambdas/domain/engine.ts";
-import { applyMode, type ModeContext, planAuto } from "../../lambdas/domain/modes.ts";
-import { assessBackground, assessQuality } from "../../lambdas/domain/quality.ts";
-import { type RawImage, toRaw } from "../../lambdas/domain/raw-image.ts";
-import { DEFAULT_VARIANT_SET, type VariantSpec } from "../../lambdas/domain/variant-spec.ts";
+import { decodeMaster, readHeader } from "../../lambdas/engine/decode.ts";
+import { applyMode, type ModeContext, planAuto } from "../../lambdas/engine/modes.ts";
+import { assessBackground, assessQuality } from "../../lambdas/engine/quality.ts";
+import { type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
+import { type RenderedVariant, renderVariantSet } from "../../lambdas/engine/render.ts";
+import { DEFAULT_VARIANT_SET, type VariantSpec } from "../../lambdas/engine/variant-spec.ts";
 
 const CORPUS = new URL("../../../shared/corpus/", import.meta.url).pathname;
 const MAX_PIXELS = 100_000_000;

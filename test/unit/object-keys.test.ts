@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { UPLOAD_EXTENSIONS } from "../../lambdas/domain/image-formats.ts";
 import { decodeEventKey, enhancedKey, parseRawKey, rawKey } from "../../lambdas/domain/object-keys.ts";
+import { UPLOAD_EXTENSIONS } from "../../lambdas/domain/upload-types.ts";
 
 const productId = "3f2b8c1e-5d4a-4b6f-9e7d-0a1b2c3d4e5f";
 const uploadId = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";

@@ -9,8 +9,8 @@ import {
   isNearDuplicate,
   type PerceptualHashes,
   perceptualHashes,
-} from "../../lambdas/domain/perceptual-hash.ts";
-import { fromRaw, type RawImage, toRaw } from "../../lambdas/domain/raw-image.ts";
+} from "../../lambdas/engine/perceptual-hash.ts";
+import { fromRaw, type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
 
 const CORPUS = "/work/shared/corpus";
 /** Pairs the corpus README calls near-duplicates, and which are harder than a re-encode or a crop. */

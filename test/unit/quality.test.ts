@@ -5,8 +5,8 @@ import {
   assessQuality,
   QUALITY_THRESHOLDS,
   type QualityReport,
-} from "../../lambdas/domain/quality.ts";
-import { fromRaw, type RawImage, toRaw } from "../../lambdas/domain/raw-image.ts";
+} from "../../lambdas/engine/quality.ts";
+import { fromRaw, type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
 
 const CORPUS = "/work/shared/corpus";
 /** The photos the behaviours are checked on: camera photos at web size, small product shots, greyscale, alpha. */

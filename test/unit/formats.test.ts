@@ -1,12 +1,9 @@
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  describeUnsupported,
-  extensionFor,
-  type ImageFormat,
-  sniffImageFormat,
-} from "../../lambdas/domain/image-formats.ts";
+import { extensionFor } from "../../lambdas/domain/upload-types.ts";
+import { describeUnsupported, sniffImageFormat } from "../../lambdas/engine/formats.ts";
+import type { ImageFormat } from "../../lambdas/engine/vocabulary.ts";
 
 const CORPUS = "/work/shared/corpus";
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);

@@ -1,9 +1,7 @@
-import { PROFILES, type Profile, type ProfileName } from "./profiles.ts";
+import { PROFILES, type Profile } from "./profiles.ts";
 import { assessBackground, type BackgroundReport, type QualityReport } from "./quality.ts";
 import { fromRaw, type RawImage, toRaw } from "./raw-image.ts";
-import type { Mode } from "./variant-spec.ts";
-
-export { MODES, type Mode } from "./variant-spec.ts";
+import type { Mode, ProfileName } from "./vocabulary.ts";
 
 /** Every recipe's parameters, in one place; each mode below is a fixed, deterministic use of them. */
 export const RECIPES = {
@@ -265,10 +263,17 @@ export const standardize = async (
   image: RawImage,
   background: BackgroundReport,
   profile: Profile,
-): Promise<{ image: RawImage; operations: AppliedOperation[] }> => {
+): Promise<ModeResult> => {
   const box = background.uniform
     ? background.productBox
     : { left: 0, top: 0, width: image.width, height: image.height };
+  if (box.width === 0 || box.height === 0) {
+    return {
+      kind: "skipped",
+      reason: "no product stands out from the background: the frame is one flat colour",
+      operations: [],
+    };
+  }
   const productSide = Math.round(profile.side * profile.fill);
   const scale = productSide / Math.max(box.width, box.height);
   const width = Math.max(1, Math.round(box.width * scale));
@@ -290,6 +295,7 @@ export const standardize = async (
       }),
   );
   return {
+    kind: "rendered",
     image: squared,
     operations: [
       {
@@ -378,14 +384,8 @@ const single = async (mode: Mode, image: RawImage, context: ModeContext): Promis
     }
     case "BACKGROUND_REMOVE":
       return removeBackground(image, context.background, context.keepAlpha);
-    case "STANDARDIZE": {
-      const standardized = await standardize(
-        image,
-        context.background,
-        PROFILES[context.profile ?? "amazon"],
-      );
-      return { kind: "rendered", image: standardized.image, operations: standardized.operations };
-    }
+    case "STANDARDIZE":
+      return standardize(image, context.background, PROFILES[context.profile ?? "amazon"]);
     case "OPTIMIZE": {
       const maxSide = context.maxSide ?? RECIPES.optimize.maxSide;
       return {

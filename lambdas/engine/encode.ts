@@ -1,7 +1,6 @@
 import type { Sharp } from "sharp";
 import { fromRaw, type RawImage, toRaw } from "./raw-image.ts";
-
-export type OutputFormat = "jpeg" | "png" | "webp" | "avif";
+import type { OutputFormat } from "./vocabulary.ts";
 
 export interface EncodeOptions {
   format: OutputFormat;

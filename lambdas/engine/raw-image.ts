@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from "sharp";
 
 /**
- * Decoded pixels: the one decode of an upload that every variant, assessment and hash is derived
+ * Decoded pixels: the one decode of an image that every variant, assessment and hash is derived
  * from. Interleaved 8-bit sRGB, 3 channels (or 4 with alpha), row-major.
  */
 export interface RawImage {

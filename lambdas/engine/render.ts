@@ -2,13 +2,11 @@ import { type DecodedHeader, decodeMaster } from "./decode.ts";
 import { type Encoded, encode } from "./encode.ts";
 import { type AppliedOperation, applyMode, fitInside, RECIPES } from "./modes.ts";
 import { type PerceptualHashes, perceptualHashes } from "./perceptual-hash.ts";
-import { type ComplianceReport, checkCompliance, PROFILES, type ProfileName } from "./profiles.ts";
+import { type ComplianceReport, checkCompliance, PROFILES } from "./profiles.ts";
 import { assessBackground, assessQuality, type BackgroundReport, type QualityReport } from "./quality.ts";
 import type { RawImage } from "./raw-image.ts";
 import type { VariantSpec } from "./variant-spec.ts";
-
-export { decodeMaster } from "./decode.ts";
-export { DEFAULT_VARIANT_SET, type VariantSpec } from "./variant-spec.ts";
+import type { ProfileName } from "./vocabulary.ts";
 
 const MASTER_MAX_SIDE = 2048;
 
@@ -153,7 +151,7 @@ const renderVariant = async (
 };
 
 /**
- * Turns one upload into its variant set: decode once, assess and hash the master, then derive every
+ * Turns one image into its variant set: decode once, assess and hash the master, then derive every
  * variant from it, the variants' work (and their encodes) running concurrently.
  */
 export const renderVariantSet = async (
@@ -170,7 +168,7 @@ export const renderVariantSet = async (
     assessBackground(master),
     perceptualHashes(master),
   ]);
-  // The assessment of the master describes the upload, at the upload's own resolution.
+  // The assessment of the master describes the input, at the input's own resolution.
   const originalQuality: QualityReport = {
     ...quality,
     measurements: {

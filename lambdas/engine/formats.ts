@@ -1,21 +1,4 @@
-/** The photo formats a seller may upload, by the Content-Type they declare. */
-export const UPLOAD_CONTENT_TYPES = {
-  "image/jpeg": "jpg",
-  "image/png": "png",
-  "image/webp": "webp",
-  "image/avif": "avif",
-  "image/tiff": "tiff",
-  "image/gif": "gif",
-} as const;
-
-export type UploadContentType = keyof typeof UPLOAD_CONTENT_TYPES;
-export type UploadExtension = (typeof UPLOAD_CONTENT_TYPES)[UploadContentType];
-export type ImageFormat = "jpeg" | "png" | "webp" | "avif" | "tiff" | "gif";
-
-export const UPLOAD_EXTENSIONS = Object.values(UPLOAD_CONTENT_TYPES) as UploadExtension[];
-
-export const extensionFor = (contentType: UploadContentType): UploadExtension =>
-  UPLOAD_CONTENT_TYPES[contentType];
+import { IMAGE_FORMATS, type ImageFormat } from "./vocabulary.ts";
 
 const startsWith = (bytes: Uint8Array, signature: readonly number[], offset = 0): boolean =>
   signature.every((byte, index) => bytes[offset + index] === byte);
@@ -23,7 +6,7 @@ const startsWith = (bytes: Uint8Array, signature: readonly number[], offset = 0)
 const ascii = (bytes: Uint8Array, start: number, end: number): string =>
   String.fromCharCode(...bytes.subarray(start, end));
 
-/** Formats sharp can decode but the pipeline refuses, named so the reason tells the seller what they sent. */
+/** Formats sharp can decode but the engine refuses, named so the error says what the file is. */
 const REFUSED_SIGNATURES: { name: string; article: "a" | "an"; test: (bytes: Uint8Array) => boolean }[] = [
   { name: "PDF", article: "a", test: (b) => ascii(b, 0, 5) === "%PDF-" },
   {
@@ -40,8 +23,8 @@ const REFUSED_SIGNATURES: { name: string; article: "a" | "an"; test: (bytes: Uin
 ];
 
 /**
- * Identifies an upload by its magic bytes, never by its name or declared type: a file's
- * first bytes are the only claim about its contents that the seller's browser cannot get wrong.
+ * Identifies an image by its magic bytes, never by its name or declared type: a file's first bytes
+ * are the only claim about its contents that whoever sent it cannot get wrong.
  */
 export const sniffImageFormat = (bytes: Uint8Array): ImageFormat | undefined => {
   if (startsWith(bytes, [0xff, 0xd8, 0xff])) return "jpeg";
@@ -65,4 +48,16 @@ export const describeUnsupported = (bytes: Uint8Array): string => {
   return printable ? "a text file" : "not an image";
 };
 
-export const SUPPORTED_FORMATS_TEXT = "JPEG, PNG, WebP, AVIF, TIFF or GIF";
+const FORMAT_NAMES: Record<ImageFormat, string> = {
+  jpeg: "JPEG",
+  png: "PNG",
+  webp: "WebP",
+  avif: "AVIF",
+  tiff: "TIFF",
+  gif: "GIF",
+};
+
+export const formatName = (format: ImageFormat): string => FORMAT_NAMES[format];
+
+/** "JPEG, PNG, WebP, AVIF, TIFF or GIF". */
+export const SUPPORTED_FORMATS_TEXT = `${IMAGE_FORMATS.slice(0, -1).map(formatName).join(", ")} or ${formatName(IMAGE_FORMATS.at(-1) as ImageFormat)}`;

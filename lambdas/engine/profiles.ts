@@ -1,8 +1,5 @@
 import type { BackgroundReport } from "./quality.ts";
-import type { OutputFormat } from "./variant-spec.ts";
-
-export const PROFILE_NAMES = ["amazon", "shopify", "google"] as const;
-export type ProfileName = (typeof PROFILE_NAMES)[number];
+import type { OutputFormat, ProfileName } from "./vocabulary.ts";
 
 /**
  * A marketplace's image rules, as the STANDARDIZE mode targets them and the compliance report checks

@@ -1,28 +1,11 @@
 import { z } from "zod";
-import { PROFILE_NAMES } from "./profiles.ts";
+import { MODES, OUTPUT_FORMATS, PROFILE_NAMES } from "./vocabulary.ts";
 
 /**
  * What a variant is, free of sharp: the API Lambdas validate re-enhancement requests with it and
  * their bundles carry no image library.
  */
-export const MODES = [
-  "AUTO",
-  "LIGHT_CORRECTION",
-  "SHARPEN",
-  "DENOISE",
-  "UPSCALE",
-  "UPSCALE_DENOISE",
-  "STANDARDIZE",
-  "BACKGROUND_REMOVE",
-  "OPTIMIZE",
-  "FULL",
-] as const;
-export type Mode = (typeof MODES)[number];
-
-export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-/** One output of an upload: a mode, and how it is encoded. Validated where it enters (config, API). */
+/** One output of an image: a mode, and how it is encoded. Validated where it enters (config, API). */
 export const variantSpecSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "must be lowercase letters, digits and '-', at most 32"),
@@ -50,7 +33,7 @@ export const variantSetSchema = z
     "variant names must be unique",
   );
 
-/** What every upload gets unless `VARIANT_SET` says otherwise. */
+/** The default set of outputs (the pipeline's `VARIANT_SET` replaces it). */
 export const DEFAULT_VARIANT_SET: readonly VariantSpec[] = [
   { name: "standard", mode: "STANDARDIZE", profile: "amazon", format: "jpeg" },
   { name: "enhanced", mode: "AUTO", format: "jpeg" },

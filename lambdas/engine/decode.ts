@@ -1,7 +1,8 @@
 import sharp, { type Metadata } from "sharp";
-import { PermanentFailure } from "./errors.ts";
-import type { ImageFormat } from "./image-formats.ts";
+import { ImageError } from "./errors.ts";
+import { formatName } from "./formats.ts";
 import { type RawImage, toRaw } from "./raw-image.ts";
+import type { ImageFormat } from "./vocabulary.ts";
 
 export interface DecodedHeader {
   format: ImageFormat;
@@ -24,24 +25,23 @@ export const readHeader = async (
   try {
     metadata = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (error) {
-    throw new PermanentFailure(
+    throw new ImageError(
       "CORRUPT",
-      `the ${format.toUpperCase()} file is corrupt and its header cannot be read; export the photo again and re-upload it`,
-      { cause: error },
+      `the ${formatName(format)} file is corrupt and its header cannot be read`,
+      {
+        cause: error,
+      },
     );
   }
   const width = metadata.autoOrient?.width ?? metadata.width;
   const height = metadata.autoOrient?.height ?? metadata.height;
   if (!width || !height) {
-    throw new PermanentFailure(
-      "CORRUPT",
-      `the ${format.toUpperCase()} file has no readable dimensions; export it again and re-upload it`,
-    );
+    throw new ImageError("CORRUPT", `the ${formatName(format)} file has no readable dimensions`);
   }
   if (width * height > maxPixels) {
-    throw new PermanentFailure(
+    throw new ImageError(
       "TOO_MANY_PIXELS",
-      `the photo is ${width}×${height} px (${megapixels(width * height)}); the limit is ${megapixels(maxPixels)}. Resize it and upload again`,
+      `the photo is ${width}×${height} px (${megapixels(width * height)}); the limit is ${megapixels(maxPixels)}`,
     );
   }
   return { format, width, height };
@@ -50,7 +50,7 @@ export const readHeader = async (
 /**
  * The one decode: shrink-on-load straight to the largest size any variant needs, auto-oriented (EXIF
  * orientation applied to the pixels), converted to 8-bit sRGB, alpha kept when the photo has it.
- * `failOn: "truncated"` makes a cut-off upload an error instead of a photo with a grey lower half.
+ * `failOn: "truncated"` makes a cut-off file an error instead of a photo with a grey lower half.
  */
 export const decodeMaster = async (
   input: Uint8Array,
@@ -71,10 +71,8 @@ export const decodeMaster = async (
           .metadata()
           .catch(() => undefined)
       )?.format?.toUpperCase() ?? "photo";
-    throw new PermanentFailure(
-      "CORRUPT",
-      `the ${format} file is truncated or corrupt and cannot be decoded; export the photo again and re-upload it`,
-      { cause: error },
-    );
+    throw new ImageError("CORRUPT", `the ${format} file is truncated or corrupt and cannot be decoded`, {
+      cause: error,
+    });
   }
 };
