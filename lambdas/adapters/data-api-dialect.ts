@@ -11,7 +11,8 @@
  *    `?` inside a quoted string, a quoted identifier or a comment alone;
  *  - sends values as typed fields and reads the typed fields back, by the column's `typeName`, as mysql2
  *    returns them with `timezone: "Z"` (see `createMysqlDb`), so the same repository code runs over both;
- *  - maps Kysely transactions onto BeginTransaction / CommitTransaction / RollbackTransaction.
+ *  - maps Kysely transactions onto BeginTransaction / CommitTransaction / RollbackTransaction; when a commit
+ *    fails, the driver rolls the transaction back itself and the commit's own error is what the caller sees.
  *
  * The Data API keeps no session between calls outside a transaction: `db.connection()` gives no pinned
  * connection here, so session state (SET, GET_LOCK, temporary tables) does not carry from one statement to
@@ -258,6 +259,8 @@ const DDL = /^\s*(?:create|alter|drop|rename|truncate)\b/i;
 class DataApiConnection implements DatabaseConnection {
   readonly #target: DataApiTarget;
   #transactionId: string | undefined;
+  /** Set when the last transaction's commit failed: the driver has already sent its rollback. */
+  #commitFailed = false;
 
   constructor(target: DataApiTarget) {
     this.#target = target;
@@ -271,15 +274,32 @@ class DataApiConnection implements DatabaseConnection {
     );
     if (!output.transactionId) throw new Error("BeginTransaction answered without a transactionId");
     this.#transactionId = output.transactionId;
+    this.#commitFailed = false;
   }
 
   async commit(): Promise<void> {
     const transactionId = this.#endTransaction();
     const { client, resourceArn, secretArn } = this.#target;
-    await client.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId }));
+    try {
+      await client.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId }));
+    } catch (error) {
+      // A refused commit can leave the transaction open on the service, holding its row locks until the
+      // service drops it three minutes after its last call (the Data API troubleshooting guide), so roll it
+      // back now. That is best effort: if the rollback fails too, the commit's error is still the one the
+      // caller must see, and the service's timeout ends the rest.
+      this.#commitFailed = true;
+      await client
+        .send(new RollbackTransactionCommand({ resourceArn, secretArn, transactionId }))
+        .catch(() => undefined);
+      throw error;
+    }
   }
 
   async rollback(): Promise<void> {
+    // Kysely answers a failed commit with a rollback (`transaction().execute()` does so itself, a controlled
+    // transaction's caller usually does): the transaction has already been rolled back above, and a second
+    // RollbackTransaction, or a "no transaction open" error here, would replace the commit's error.
+    if (this.#transactionId === undefined && this.#commitFailed) return;
     const transactionId = this.#endTransaction();
     const { client, resourceArn, secretArn } = this.#target;
     try {

@@ -1,8 +1,19 @@
-import { BadRequestException, DatabaseErrorException } from "@aws-sdk/client-rds-data";
+import {
+  BadRequestException,
+  DatabaseErrorException,
+  RollbackTransactionCommand,
+} from "@aws-sdk/client-rds-data";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { toNamedPlaceholders } from "../../lambdas/adapters/data-api-dialect.ts";
 import { createMysqlDb, type Db, isDuplicateKeyError } from "../../lambdas/adapters/database.ts";
+import {
+  createDataApiTestClient,
+  type DataApiFailure,
+  type DataApiServer,
+  TEST_CLUSTER_ARN,
+  TEST_SECRET_ARN,
+} from "../support/data-api-server.ts";
 import { createTestDatabase, type DatabaseDriver, DRIVERS, type TestDatabase } from "../support/database.ts";
 
 /** The error a promise rejects with (fails the test if it resolves). */
@@ -52,6 +63,17 @@ describe("duplicate-key recognition", () => {
   });
 });
 
+/** A commit the database refuses (MySQL's ER_ERROR_DURING_COMMIT), as the Data API reports it. */
+const COMMIT_REFUSED: DataApiFailure = {
+  type: "DatabaseErrorException",
+  status: 400,
+  message: "Got error 149 - 'Lock deadlock; Retry transaction' during COMMIT; SQLState: HY000",
+};
+
+/** The service's answer to a result over 1 MiB (BadRequestException, HTTP 400). */
+const RESPONSE_TOO_LARGE = "Database returned more than the allowed response size limit";
+const ONE_MIB = 1024 * 1024;
+
 describe("the Data API dialect against mysql2, on one database", () => {
   let database: TestDatabase;
   let mysql: Db;
@@ -60,6 +82,17 @@ describe("the Data API dialect against mysql2, on one database", () => {
     ["mysql2", mysql],
     ["data-api", dataApi],
   ];
+  const standIn = (): DataApiServer => {
+    if (!database.dataApi) throw new Error("no Data API stand-in");
+    return database.dataApi;
+  };
+  const probeRows = async (id: number) =>
+    (await sql`SELECT id FROM tx_probe WHERE id = ${id}`.execute(mysql)).rows;
+  /** The operations served since call `from`, each with the transaction id it named. */
+  const servedSince = (from: number) =>
+    standIn()
+      .calls.slice(from)
+      .map((call) => [call.operation, call.transactionId]);
 
   beforeAll(async () => {
     database = await createTestDatabase("dialect", { driver: "data-api", migrated: false });
@@ -240,6 +273,132 @@ describe("the Data API dialect against mysql2, on one database", () => {
       expect(isDuplicateKeyError(notNull)).toBe(false);
       expect(String((notNull as Error).message)).toMatch(/cannot be null/);
     }
+  });
+
+  it("surfaces a refused commit as itself, after rolling that transaction back once", async () => {
+    const server = standIn();
+    const from = server.calls.length;
+    server.failNext("CommitTransaction", COMMIT_REFUSED);
+    const error = await rejectionOf(
+      dataApi.transaction().execute(async (trx) => {
+        await sql`INSERT INTO tx_probe (id, label) VALUES (${301}, ${"uncommitted"})`.execute(trx);
+      }),
+    );
+    expect(error).toBeInstanceOf(DatabaseErrorException);
+    expect(error).toMatchObject({
+      name: COMMIT_REFUSED.type,
+      message: COMMIT_REFUSED.message,
+      $metadata: { httpStatusCode: COMMIT_REFUSED.status },
+    });
+    const transactionId = server.calls[from + 1]?.transactionId;
+    expect(transactionId).toEqual(expect.any(String));
+    expect(servedSince(from)).toEqual([
+      ["BeginTransaction", undefined],
+      ["Execute", transactionId],
+      ["CommitTransaction", transactionId],
+      ["RollbackTransaction", transactionId],
+    ]);
+    expect(await probeRows(301)).toEqual([]);
+    expect(server.openTransactions()).toBe(0);
+  });
+
+  it("lets a controlled transaction's caller roll back after a refused commit without a second error", async () => {
+    const server = standIn();
+    const from = server.calls.length;
+    server.failNext("CommitTransaction", COMMIT_REFUSED);
+    const trx = await dataApi.startTransaction().execute();
+    await sql`INSERT INTO tx_probe (id, label) VALUES (${302}, ${"uncommitted"})`.execute(trx);
+    await expect(trx.commit().execute()).rejects.toMatchObject({
+      name: COMMIT_REFUSED.type,
+      message: COMMIT_REFUSED.message,
+    });
+    await trx.rollback().execute();
+    expect(trx.isRolledBack).toBe(true);
+    // The driver's own rollback is the only one: the caller's finds the transaction ended and sends nothing.
+    expect(servedSince(from).map(([operation]) => operation)).toEqual([
+      "BeginTransaction",
+      "Execute",
+      "CommitTransaction",
+      "RollbackTransaction",
+    ]);
+    expect(await probeRows(302)).toEqual([]);
+    expect(server.openTransactions()).toBe(0);
+  });
+
+  it("keeps the commit's error when the rollback after it fails too, and logs nothing", async () => {
+    const server = standIn();
+    const from = server.calls.length;
+    server.failNext("CommitTransaction", COMMIT_REFUSED);
+    server.failNext("RollbackTransaction", {
+      type: "DatabaseErrorException",
+      status: 400,
+      message: "Lost connection to MySQL server during query; SQLState: HY000",
+    });
+    const consoles = (["log", "info", "warn", "error", "debug"] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation(() => undefined),
+    );
+    const error = await rejectionOf(
+      dataApi.transaction().execute(async (trx) => {
+        await sql`INSERT INTO tx_probe (id, label) VALUES (${303}, ${"uncommitted"})`.execute(trx);
+      }),
+    ).finally(() => {
+      for (const spy of consoles) spy.mockRestore();
+    });
+    expect(error).toMatchObject({ name: COMMIT_REFUSED.type, message: COMMIT_REFUSED.message });
+    for (const spy of consoles) expect(spy).not.toHaveBeenCalled();
+    const transactionId = server.calls[from + 1]?.transactionId;
+    expect(servedSince(from).slice(2)).toEqual([
+      ["CommitTransaction", transactionId],
+      ["RollbackTransaction", transactionId],
+    ]);
+    // Still open on the service, as after any failed rollback, until its timeout; end it so its lock goes.
+    expect(server.openTransactions()).toBe(1);
+    const client = createDataApiTestClient(server.endpoint);
+    await client.send(
+      new RollbackTransactionCommand({
+        resourceArn: TEST_CLUSTER_ARN,
+        secretArn: TEST_SECRET_ARN,
+        transactionId,
+      }),
+    );
+    client.destroy();
+    expect(await probeRows(303)).toEqual([]);
+    expect(server.openTransactions()).toBe(0);
+  });
+
+  it("fails a result over the Data API's 1 MiB response limit as the service does, and passes one just under", async () => {
+    await sql`CREATE TABLE bulk_probe (id INT NOT NULL PRIMARY KEY, filler TEXT NOT NULL)`.execute(mysql);
+    // 64 rows of 16 KiB: the text alone is 1 MiB, so the whole answer is over it and 63 rows are just under.
+    // Each row stays below the Data API's separate 64 KB row limit, as real rows would.
+    const filler = "x".repeat(16 * 1024);
+    const ids = Array.from({ length: 64 }, (_, index) => index + 1);
+    await sql`INSERT INTO bulk_probe (id, filler) VALUES ${sql.join(ids.map((id) => sql`(${id}, ${filler})`))}`.execute(
+      mysql,
+    );
+    const server = standIn();
+    const selectAll = sql<{ id: number; filler: string }>`SELECT id, filler FROM bulk_probe ORDER BY id`;
+
+    const tooLarge = await rejectionOf(selectAll.execute(dataApi));
+    expect(tooLarge).toBeInstanceOf(BadRequestException);
+    expect(tooLarge).toMatchObject({
+      name: "BadRequestException",
+      message: RESPONSE_TOO_LARGE,
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(server.calls.at(-1)?.responseBytes).toBeGreaterThan(ONE_MIB);
+
+    const inTransaction = await rejectionOf(dataApi.transaction().execute((trx) => selectAll.execute(trx)));
+    expect(inTransaction).toMatchObject({ name: "BadRequestException", message: RESPONSE_TOO_LARGE });
+    expect(server.openTransactions()).toBe(0);
+
+    const justUnder = await sql<{
+      id: number;
+      filler: string;
+    }>`SELECT id, filler FROM bulk_probe ORDER BY id LIMIT 63`.execute(dataApi);
+    expect(justUnder.rows).toEqual(ids.slice(0, 63).map((id) => ({ id, filler })));
+    const answered = server.calls.at(-1)?.responseBytes ?? 0;
+    expect(answered).toBeLessThanOrEqual(ONE_MIB);
+    expect(answered).toBeGreaterThan(ONE_MIB - filler.length);
   });
 
   it("surfaces a duplicate key inside a transaction as itself, with the transaction rolled back", async () => {

@@ -14,8 +14,17 @@
  *    (rolled back), after which the id is unknown (`TransactionNotFoundException`, 404), as the service's
  *    troubleshooting guide describes ("Transaction has been aborted due to an error from a previous call");
  *    a second statement while one runs in the same transaction is refused ("Transaction is still running a
- *    query").
- * What it does not do: authentication (any signature passes), timeouts, BatchExecuteStatement, arrays.
+ *    query");
+ *  - a result whose response would be larger than 1 MiB as HTTP 400 `BadRequestException` "Database returned
+ *    more than the allowed response size limit" (the service's limit: "The response size limit is 1 MiB. If the
+ *    call returns more than 1 MiB of response data, the call is terminated", Aurora User Guide, Data API
+ *    limitations; the message is the one drivers match on, e.g. aurora-data-api's paginating cursor). It
+ *    measures the JSON body it would send, the strict reading of "response data", so a result near the limit
+ *    fails here first; inside a transaction the refusal ends the transaction, as any failed statement does.
+ * A test can make the next call of an operation fail (`failNext`) as the service reports errors; the call is
+ * recorded, and a failed CommitTransaction leaves its transaction open, as a commit the database refused does.
+ * What it does not do: authentication (any signature passes), timeouts, BatchExecuteStatement, arrays, the
+ * 64 KB limit on one row of a result.
  * Parameters are bound by mysql2's `namedPlaceholders`, which does not look inside backquoted identifiers.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -63,6 +72,10 @@ class ServiceError extends Error {
 }
 
 const badRequest = (message: string) => new ServiceError("BadRequestException", 400, message);
+
+/** The most response data one call may return: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html */
+export const RESPONSE_SIZE_LIMIT_BYTES = 1024 * 1024;
+const RESPONSE_TOO_LARGE_MESSAGE = "Database returned more than the allowed response size limit";
 
 const transactionNotFound = (id: string) =>
   new ServiceError("TransactionNotFoundException", 404, `Transaction ${id} isn't found`);
@@ -182,6 +195,17 @@ export interface DataApiCall {
   operation: string;
   transactionId?: string;
   sql?: string;
+  /** For a served ExecuteStatement: the size of its JSON answer, which the 1 MiB limit applies to. */
+  responseBytes?: number;
+}
+
+export type DataApiOperation = "Execute" | "BeginTransaction" | "CommitTransaction" | "RollbackTransaction";
+
+/** An error as the service would answer it: the `x-amzn-ErrorType`, the HTTP status, the `message`. */
+export interface DataApiFailure {
+  type: string;
+  status: number;
+  message: string;
 }
 
 export interface DataApiServer {
@@ -192,6 +216,11 @@ export interface DataApiServer {
   openTransactions(): number;
   /** Answers the next `calls` requests as a paused Aurora Serverless v2 cluster does while it wakes up. */
   pause(calls: number): void;
+  /**
+   * Answers the next call of `operation` with `failure` instead of serving it (queued: call it twice to fail
+   * two calls). Nothing of the call runs, so a failed CommitTransaction leaves the transaction open.
+   */
+  failNext(operation: DataApiOperation, failure: DataApiFailure): void;
   close(): Promise<void>;
 }
 
@@ -200,6 +229,7 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
   const pools = new Map<string, Pool>();
   const transactions = new Map<string, Transaction>();
   const calls: DataApiCall[] = [];
+  const failures = new Map<string, DataApiFailure[]>();
   let resumingCalls = 0;
 
   const poolFor = (database: string | undefined): Pool => {
@@ -234,7 +264,7 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
     }
   };
 
-  const execute = async (body: RequestBody): Promise<unknown> => {
+  const execute = async (body: RequestBody, call: DataApiCall): Promise<unknown> => {
     if (typeof body.sql !== "string" || body.sql.trim() === "") throw badRequest("SQL statement is empty");
     const values: Record<string, BoundValue> = {};
     for (const parameter of body.parameters ?? []) {
@@ -268,6 +298,19 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
       }
     }
 
+    const answer = toAnswer(result, body);
+    call.responseBytes = Buffer.byteLength(JSON.stringify(answer));
+    if (call.responseBytes > RESPONSE_SIZE_LIMIT_BYTES) {
+      if (body.transactionId !== undefined) {
+        await endTransaction(body.transactionId, "ROLLBACK").catch(() => undefined);
+      }
+      throw badRequest(RESPONSE_TOO_LARGE_MESSAGE);
+    }
+    return answer;
+  };
+
+  /** What a statement's result looks like on the wire. */
+  const toAnswer = (result: [unknown, FieldPacket[] | undefined], body: RequestBody): unknown => {
     const [rows, fields] = result;
     if (!Array.isArray(rows)) {
       const header = rows as ResultSetHeader;
@@ -299,10 +342,13 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
     if (!body.resourceArn?.startsWith("arn:") || !body.secretArn?.startsWith("arn:")) {
       throw badRequest("resourceArn and secretArn must be ARNs");
     }
-    calls.push({ operation, transactionId: body.transactionId, sql: body.sql });
+    const call: DataApiCall = { operation, transactionId: body.transactionId, sql: body.sql };
+    calls.push(call);
+    const failure = failures.get(operation)?.shift();
+    if (failure) throw new ServiceError(failure.type, failure.status, failure.message);
     switch (operation) {
       case "Execute":
-        return execute(body);
+        return execute(body, call);
       case "BeginTransaction": {
         const connection = await poolFor(body.database).getConnection();
         try {
@@ -379,6 +425,9 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
     openTransactions: () => transactions.size,
     pause: (count) => {
       resumingCalls = count;
+    },
+    failNext: (operation, failure) => {
+      failures.set(operation, [...(failures.get(operation) ?? []), failure]);
     },
     async close() {
       for (const id of [...transactions.keys()]) await endTransaction(id, "ROLLBACK").catch(() => undefined);
