@@ -27,6 +27,25 @@ export const TABLES = {
   schemaMigrationLock: "schema_migration_lock",
 } as const;
 
+/** MySQL 8 (and so Aurora MySQL 3) refuses user names longer than this. */
+const MAX_DATABASE_USER_LENGTH = 32;
+
+/**
+ * The application's database user for a database: data-only grants on its tables (`schema/app-user.ts`).
+ * The handlers sign in as it; only migrations use the admin. A user is server-wide, so it is named after
+ * its database: two checkouts (or test files) sharing one server never share or fight over a user. A
+ * name too long for MySQL keeps its start and ends in a hash of the whole, so it stays unique.
+ */
+export const appDatabaseUser = (database: string): string => {
+  const name = `${database}_app`;
+  if (name.length <= MAX_DATABASE_USER_LENGTH) return name;
+  // FNV-1a: a short, stable fingerprint; nothing here needs a cryptographic hash.
+  let hash = 0x811c9dc5;
+  for (const char of database) hash = Math.imul(hash ^ (char.codePointAt(0) ?? 0), 0x01000193) >>> 0;
+  const suffix = `_${hash.toString(16).padStart(8, "0")}_app`;
+  return `${database.slice(0, MAX_DATABASE_USER_LENGTH - suffix.length)}${suffix}`;
+};
+
 /** Queue settings shared by the CDK event source mapping and the local poller. */
 export const ENHANCE_QUEUE_SETTINGS = {
   batchSize: 5,

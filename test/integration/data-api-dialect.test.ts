@@ -95,7 +95,7 @@ describe("the Data API dialect against mysql2, on one database", () => {
       .map((call) => [call.operation, call.transactionId]);
 
   beforeAll(async () => {
-    database = await createTestDatabase("dialect", { driver: "data-api", migrated: false });
+    database = await createTestDatabase("dialect", { driver: "data-api", migrated: false, as: "admin" });
     dataApi = database.db;
     mysql = createMysqlDb(database.url);
     await sql`CREATE TABLE round_trip (

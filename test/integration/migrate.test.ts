@@ -37,7 +37,7 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
   });
 
   it("applies every migration once, in order, records it and releases the lock", async () => {
-    database = await createTestDatabase("migrate", { migrated: false, driver });
+    database = await createTestDatabase("migrate", { migrated: false, driver, as: "admin" });
     const migrations = await loadMigrations();
     const versions = ["001_initial", "002_analysis_and_duplicates"];
     expect(migrations.map((migration) => migration.version)).toEqual(versions);
@@ -63,7 +63,7 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
   });
 
   it("lets two processes start at once: the second waits for the lock and finds the work done", async () => {
-    database = await createTestDatabase("migrate_race", { migrated: false, driver });
+    database = await createTestDatabase("migrate_race", { migrated: false, driver, as: "admin" });
     const other = database.connect();
     try {
       const results = await Promise.all([migrate(database.db), migrate(other)]);
@@ -75,7 +75,7 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
   });
 
   it("refuses to run when an applied migration's file has changed, and releases the lock", async () => {
-    database = await createTestDatabase("migrate_changed", { driver });
+    database = await createTestDatabase("migrate_changed", { driver, as: "admin" });
     const [initial] = await loadMigrations();
     if (!initial) throw new Error("no migrations found");
     await expect(migrate(database.db, [{ ...initial, checksum: "0".repeat(64) }])).rejects.toThrow(
@@ -85,7 +85,7 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
   });
 
   it("waits for a lock another runner holds and gives up naming the holder", async () => {
-    database = await createTestDatabase("migrate_held", { driver });
+    database = await createTestDatabase("migrate_held", { driver, as: "admin" });
     await holdLock(database.db, "runner-on-another-host", 3600);
     const started = Date.now();
     await expect(migrate(database.db, undefined, { lockWaitSeconds: 1 })).rejects.toThrow(
@@ -96,14 +96,14 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
   });
 
   it("takes over the lock of a runner that died once its lease has expired", async () => {
-    database = await createTestDatabase("migrate_expired", { driver });
+    database = await createTestDatabase("migrate_expired", { driver, as: "admin" });
     await holdLock(database.db, "runner-that-crashed", -1);
     expect(await migrate(database.db, undefined, { lockWaitSeconds: 1 })).toEqual([]);
     expect(await lockRow(database.db)).toEqual({ owner: null, expires_at: null });
   });
 
   it("stops a runner whose lease ran out mid-migration and was taken over, before its next statement", async () => {
-    database = await createTestDatabase("migrate_lease", { driver });
+    database = await createTestDatabase("migrate_lease", { driver, as: "admin" });
     const initial = await loadMigrations();
     // A statement that outlasts the 1 s lease: the second runner takes the expired lock meanwhile.
     const slow: Migration = {
