@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_VARIANT_SET, variantSetSchema } from "./engine/variant-spec.ts";
-import { BUCKETS, ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, resourceName } from "./names.ts";
+import { BUCKETS, ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, RAW_RETENTION_DAYS, resourceName } from "./names.ts";
 
 const MB = 1024 * 1024;
 
@@ -93,6 +93,7 @@ const configSchema = z
       maxInputPixels: env[ENV.maxInputPixels],
       maxReceiveCount: env[ENV.maxReceiveCount],
       variants: env[ENV.variantSet] ?? DEFAULT_VARIANT_SET,
+      rawRetentionDays: RAW_RETENTION_DAYS,
     };
   });
 

@@ -6,6 +6,9 @@
 export const RAW_PREFIX = "raw/";
 export const ENHANCED_PREFIX = "enhanced/";
 
+/** Raw originals expire this long after upload (the raw bucket's lifecycle); variants are kept. */
+export const RAW_RETENTION_DAYS = 30;
+
 /** Logical names; the deployed names get a stage prefix (see `resourceNames`). */
 export const BUCKETS = {
   raw: "raw",
@@ -23,6 +26,8 @@ export const TABLES = {
   productOriginals: "product_originals",
   productImages: "product_images",
   enhancementHistory: "enhancement_history",
+  productDuplicates: "product_duplicates",
+  leases: "leases",
   schemaMigrations: "schema_migrations",
   schemaMigrationLock: "schema_migration_lock",
 } as const;
@@ -46,14 +51,37 @@ export const appDatabaseUser = (database: string): string => {
   return `${database.slice(0, MAX_DATABASE_USER_LENGTH - suffix.length)}${suffix}`;
 };
 
-/** Queue settings shared by the CDK event source mapping and the local poller. */
+/**
+ * The worker's timing: every other duration of the queue and the reconciler is derived from these, and
+ * the CDK stacks and the local stack both read them from here.
+ * - A record is started only while `photoBudgetSeconds` of the invocation are left; the records not
+ *   started go back to the queue at once, so a slow photo never makes Lambda kill a batch mid-photo.
+ * - The function may run three worst-case photos; a batch of ordinary ones (1–2 s each) ends far sooner.
+ * - Visibility: at least 6× the function timeout, as AWS advises for an SQS event source, so a batch
+ *   still retried by the event source is never delivered twice at once.
+ *   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ */
+const PHOTO_BUDGET_SECONDS = 10;
+const WORKER_TIMEOUT_SECONDS = 3 * PHOTO_BUDGET_SECONDS;
+
 export const ENHANCE_QUEUE_SETTINGS = {
   batchSize: 5,
   maxReceiveCount: 3,
-  visibilityTimeoutSeconds: 180,
-  workerTimeoutSeconds: 30,
+  photoBudgetSeconds: PHOTO_BUDGET_SECONDS,
+  workerTimeoutSeconds: WORKER_TIMEOUT_SECONDS,
+  visibilityTimeoutSeconds: 6 * WORKER_TIMEOUT_SECONDS,
   maxConcurrency: 4,
+  /**
+   * A photo for a product still busy with another comes back after this long, as a fresh message: waiting
+   * costs none of its receives, so it can never end in the DLQ for having waited.
+   */
+  busyRetryDelaySeconds: 15,
 } as const;
+
+/** A product is never processing longer than this: every receive timed out, plus one reconciler interval. */
+const RECONCILE_INTERVAL_MINUTES = 5;
+const RETRY_WINDOW_SECONDS =
+  ENHANCE_QUEUE_SETTINGS.maxReceiveCount * ENHANCE_QUEUE_SETTINGS.visibilityTimeoutSeconds;
 
 /**
  * Set on the process that runs the worker (Lambda's environment, `npm start`, the benchmark's children).
@@ -71,20 +99,29 @@ export const WORKER_PROCESS_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD
 /**
  * The reconciler: S3 notifications can be late or lost, and so can a worker. It runs on a schedule
  * (EventBridge in AWS, a timer locally), re-queues uploaded photos no event brought to the worker, and
- * fails sequences that outlived every retry (3 receives × the visibility timeout, plus the last run).
+ * fails sequences that outlived every retry.
  */
 export const RECONCILE_SETTINGS = {
-  intervalMinutes: 5,
-  /** An upload unclaimed this long after its object landed is re-queued. */
+  intervalMinutes: RECONCILE_INTERVAL_MINUTES,
+  /** The reconciler function's timeout; its lease lasts as long, so two runs never overlap. */
+  timeoutSeconds: 120,
+  /** A run starts no new page of work after this long, and leaves the rest to the next run. */
+  timeBudgetSeconds: 60,
+  /** Rows read per query: every answer stays far below the Data API's 1 MiB response limit. */
+  pageSize: 100,
+  /** A photo that landed less than this long ago may still have its own notification on the way. */
   lostAfterSeconds: 180,
   /**
-   * Only uploads issued this recently are looked at: a presigned POST lives at most an hour, so a photo
-   * can only land in that hour, and every run HEADs each unclaimed upload once.
+   * A landed photo the worker has not received after this long is lost, however long the queue is: no
+   * backlog this pipeline is sized for lasts an hour (see README, Scaling).
    */
-  lookbackHours: 2,
-  stuckAfterSeconds:
-    ENHANCE_QUEUE_SETTINGS.maxReceiveCount * ENHANCE_QUEUE_SETTINGS.visibilityTimeoutSeconds +
-    ENHANCE_QUEUE_SETTINGS.workerTimeoutSeconds * 10,
+  hardCapSeconds: 3600,
+  /**
+   * Only uploads issued this recently are looked at: a presigned POST lives at most an hour, so a photo
+   * lands within an hour of its upload, and is judged lost at the latest an hour after that.
+   */
+  lookbackHours: 3,
+  stuckAfterSeconds: RETRY_WINDOW_SECONDS + RECONCILE_INTERVAL_MINUTES * 60,
 } as const;
 
 /** Every environment variable the runtime reads; `lambdas/config.ts` gives each its default. */

@@ -28,10 +28,11 @@ export class Reconciler extends Construct {
     super(scope, id);
     this.function = pixelLabFunction(this, "Reconcile", {
       handler: "reconcile",
-      timeout: Duration.minutes(2),
+      timeout: Duration.seconds(RECONCILE_SETTINGS.timeoutSeconds),
       environment: props.environment,
     });
     props.database.cluster.grantDataApiAccess(this.function);
+    // Sends re-queued notifications, and reads the queue's counts to tell a backlog from a loss.
     props.queue.grantSendMessages(this.function);
     // HEAD on an upload's key: GetObject for the object, ListBucket so a missing one answers 404.
     this.function.addToRolePolicy(

@@ -9,7 +9,7 @@ import {
   ObjectOwnership,
 } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { BUCKETS, RAW_PREFIX, resourceName } from "../lambdas/names.ts";
+import { BUCKETS, RAW_PREFIX, RAW_RETENTION_DAYS, resourceName } from "../lambdas/names.ts";
 
 export interface StorageProps {
   stage: string;
@@ -66,7 +66,7 @@ export class Storage extends Construct {
       ],
       lifecycleRules: [
         // Originals are only needed until they are enhanced (and for re-enhancing); a seller can re-upload.
-        { prefix: RAW_PREFIX, expiration: Duration.days(30) },
+        { prefix: RAW_PREFIX, expiration: Duration.days(RAW_RETENTION_DAYS) },
         { abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });

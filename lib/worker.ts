@@ -47,6 +47,8 @@ export class Worker extends Construct {
         maxConcurrency: ENHANCE_QUEUE_SETTINGS.maxConcurrency,
       }),
     );
+    // A photo for a busy product waits its turn as a fresh, delayed copy of its message.
+    queue.grantSendMessages(this.function);
     this.function.addToRolePolicy(
       new PolicyStatement({
         actions: ["s3:GetObject"],

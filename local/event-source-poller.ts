@@ -26,6 +26,14 @@ export interface PollerOptions {
   waitTimeSeconds?: number;
 }
 
+/** What Lambda reports when a function runs past its timeout. */
+export class InvocationTimeout extends Error {
+  constructor(seconds: number) {
+    super(`Task timed out after ${seconds.toFixed(2)} seconds`);
+    this.name = "InvocationTimeout";
+  }
+}
+
 export const toSqsRecord = (message: Message, queueArn: string, region: string): SQSRecord => ({
   messageId: message.MessageId ?? "",
   receiptHandle: message.ReceiptHandle ?? "",
@@ -37,7 +45,17 @@ export const toSqsRecord = (message: Message, queueArn: string, region: string):
     ApproximateFirstReceiveTimestamp:
       message.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
   },
-  messageAttributes: {},
+  messageAttributes: Object.fromEntries(
+    Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
+      name,
+      {
+        dataType: value.DataType ?? "String",
+        ...(value.StringValue === undefined ? {} : { stringValue: value.StringValue }),
+        stringListValues: [],
+        binaryListValues: [],
+      },
+    ]),
+  ),
   md5OfBody: message.MD5OfBody ?? "",
   eventSource: "aws:sqs",
   eventSourceARN: queueArn,
@@ -49,7 +67,9 @@ export const toSqsRecord = (message: Message, queueArn: string, region: string):
  * handler once per batch, delete the messages it did not list in `batchItemFailures`, and leave the
  * failed ones to reappear after the visibility timeout. The queue's redrive policy (maxReceiveCount)
  * moves a message that keeps failing to the DLQ, exactly as in AWS. A handler that throws fails the
- * whole batch, as a Lambda error would.
+ * whole batch, as a Lambda error would; so does one that runs past the function timeout: Lambda would
+ * stop it, and here it is abandoned (its promise is left to settle on its own; whatever it finishes is
+ * idempotent) and its batch returns to the queue after the visibility timeout.
  */
 export const startEventSourcePoller = (options: PollerOptions) => {
   const { sqs, queueUrl, queueArn, region, handler, log } = options;
@@ -58,12 +78,24 @@ export const startEventSourcePoller = (options: PollerOptions) => {
   const runBatch = async (messages: Message[]): Promise<void> => {
     const event: SQSEvent = { Records: messages.map((message) => toSqsRecord(message, queueArn, region)) };
     let failed: Set<string>;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new InvocationTimeout(options.timeoutSeconds)),
+        options.timeoutSeconds * 1000,
+      );
+    });
     try {
-      const response = await handler(event, lambdaContext(options.functionName, options.timeoutSeconds));
+      const invocation = handler(event, lambdaContext(options.functionName, options.timeoutSeconds));
+      // An abandoned invocation's own failure has nowhere to go once the race is lost.
+      invocation.catch(() => undefined);
+      const response = await Promise.race([invocation, timedOut]);
       failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
     } catch (error) {
       log.warn("worker invocation failed; the whole batch returns to the queue", { error: String(error) });
       failed = new Set(event.Records.map((record) => record.messageId));
+    } finally {
+      clearTimeout(timer);
     }
     const done = messages.filter((message) => !failed.has(message.MessageId ?? ""));
     if (done.length > 0) {
@@ -89,6 +121,7 @@ export const startEventSourcePoller = (options: PollerOptions) => {
             MaxNumberOfMessages: options.batchSize,
             WaitTimeSeconds: options.waitTimeSeconds ?? 1,
             MessageSystemAttributeNames: ["All"],
+            MessageAttributeNames: ["All"],
           }),
         );
         messages = received.Messages ?? [];

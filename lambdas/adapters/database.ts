@@ -24,6 +24,10 @@ export interface ProductUploadsTable {
   max_bytes: number;
   expires_at: Timestamp;
   created_at: Timestamp;
+  landed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  received_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  superseded_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  requeued_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export type OriginalStatus = "processing" | "succeeded" | "failed";
@@ -107,6 +111,13 @@ export interface EnhancementHistoryTable {
   created_at: Timestamp;
 }
 
+/** A named lease (`schema/003_…`): who holds it, until when. */
+export interface LeasesTable {
+  name: string;
+  holder: string | null;
+  expires_at: Date | null;
+}
+
 export interface SchemaMigrationsTable {
   version: string;
   checksum: string;
@@ -128,6 +139,7 @@ export interface Database {
   product_images: ProductImagesTable;
   product_duplicates: ProductDuplicatesTable;
   enhancement_history: EnhancementHistoryTable;
+  leases: LeasesTable;
   schema_migrations: SchemaMigrationsTable;
   schema_migration_lock: SchemaMigrationLockTable;
 }

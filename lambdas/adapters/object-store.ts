@@ -2,6 +2,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  NoSuchKey,
   NotFound,
   PutObjectCommand,
   S3Client,
@@ -28,8 +29,10 @@ export const createS3Client = ({ region, endpoint }: S3Options): S3Client =>
       : {}),
   });
 
+/** HEAD answers a missing key with NotFound, GET with NoSuchKey; both are a 404 (given s3:ListBucket). */
 const isMissing = (error: unknown): boolean =>
   error instanceof NotFound ||
+  error instanceof NoSuchKey ||
   (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404);
 
 /**
@@ -68,9 +71,14 @@ export const createObjectStore = (s3: S3Client, publicS3: S3Client = s3): Object
   },
 
   async get(bucket, key) {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    if (!object.Body) throw new Error(`s3://${bucket}/${key} has no body`);
-    return object.Body.transformToByteArray();
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (!object.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+      return await object.Body.transformToByteArray();
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
   },
 
   async put(bucket, key, body, contentType) {

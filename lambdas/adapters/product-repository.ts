@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import { StaleVersionError } from "../domain/errors.ts";
 import type {
   HistoryEntry,
@@ -67,6 +67,40 @@ export const transitionStatus = async (trx: Trx, input: TransitionInput): Promis
       created_at: now,
     })
     .execute();
+};
+
+/**
+ * The key of a newer photo of the product that the worker has already received, if there is one: "newer"
+ * by when it landed, then by when its upload was issued (two photos may land in the same millisecond).
+ */
+const newerReceivedUpload = async (
+  trx: Trx,
+  productId: string,
+  uploadId: string,
+): Promise<string | undefined> => {
+  const mine = await trx
+    .selectFrom("product_uploads")
+    .select(["landed_at", "created_at"])
+    .where("id", "=", uploadId)
+    .executeTakeFirst();
+  if (!mine?.landed_at) return undefined;
+  const landedAt = mine.landed_at;
+  const newer = await trx
+    .selectFrom("product_uploads")
+    .select("object_key")
+    .where("product_id", "=", productId)
+    .where("id", "<>", uploadId)
+    .where("received_at", "is not", null)
+    .where((eb) =>
+      eb.or([
+        eb("landed_at", ">", landedAt),
+        eb.and([eb("landed_at", "=", landedAt), eb("created_at", ">", mine.created_at)]),
+      ]),
+    )
+    .orderBy("landed_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return newer?.object_key;
 };
 
 export const createProductRepository = (db: Db): ProductRepository => ({
@@ -171,12 +205,12 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     );
   },
 
-  async history(productId) {
-    const rows = await db
-      .selectFrom("enhancement_history")
-      .selectAll()
-      .where("product_id", "=", productId)
-      .orderBy("id")
+  async history(productId, { limit, order, afterId }) {
+    let query = db.selectFrom("enhancement_history").selectAll().where("product_id", "=", productId);
+    if (afterId !== undefined) query = query.where("id", order === "oldest" ? ">" : "<", afterId);
+    const rows = await query
+      .orderBy("id", order === "oldest" ? "asc" : "desc")
+      .limit(limit)
       .execute();
     return rows.map(
       (row): HistoryEntry => ({
@@ -246,6 +280,16 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     now: Date,
   ): Promise<SequenceClaim> {
     return db.transaction().execute(async (trx) => {
+      // Received, even if it cannot start now: the reconciler must not take a photo that is waiting its
+      // turn for one whose notification was lost.
+      await trx
+        .updateTable("product_uploads")
+        .set({
+          received_at: sql<Date>`COALESCE(received_at, ${now})`,
+          ...(source.landedAt ? { landed_at: sql<Date>`COALESCE(landed_at, ${source.landedAt})` } : {}),
+        })
+        .where("id", "=", uploadId)
+        .execute();
       const original = await trx
         .selectFrom("product_originals")
         .select(["sequence", "status"])
@@ -261,6 +305,30 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       const row = await selectProduct(trx, productId);
       if (!row) return { kind: "unknown-product" };
       const product = productFromRow(row);
+      if (source.landedAt) {
+        const newer = await newerReceivedUpload(trx, productId, uploadId);
+        if (newer) {
+          await trx
+            .updateTable("product_uploads")
+            .set({ superseded_at: now })
+            .where("id", "=", uploadId)
+            .execute();
+          await trx
+            .insertInto("enhancement_history")
+            .values({
+              product_id: productId,
+              event: "upload_superseded",
+              source_key: source.key,
+              status: "skipped",
+              error: `a newer photo (${newer}) landed after this one; only the newest photo of a product is processed`,
+              quality_metadata: null,
+              size_metadata: null,
+              created_at: now,
+            })
+            .execute();
+          return { kind: "superseded", newerKey: newer };
+        }
+      }
       if (product.status === "processing") return { kind: "busy" };
       if (!canTransition(product.status, "processing")) return { kind: "refused", status: product.status };
       const sequence = product.lastSequence + 1;
@@ -393,21 +461,60 @@ export const createProductRepository = (db: Db): ProductRepository => ({
         })
         .where("id", "=", original.id)
         .execute();
-      if (duplicates.length > 0) {
+      if (analysis) {
+        // This photo is now the product's only one that takes part in duplicate finding: older
+        // originals lose their bands, and the product's pairs are made again from this photo's matches.
         await trx
-          .insertInto("product_duplicates")
-          .values(
-            duplicates.map((duplicate) => ({
-              product_id: productId,
-              original_id: original.id,
-              duplicate_product_id: duplicate.productId,
-              duplicate_original_id: duplicate.originalId,
-              phash_distance: duplicate.pHashDistance,
-              dhash_distance: duplicate.dHashDistance,
-              created_at: now,
-            })),
+          .updateTable("product_originals")
+          .set({
+            phash_band0: null,
+            phash_band1: null,
+            phash_band2: null,
+            phash_band3: null,
+            phash_band4: null,
+            phash_band5: null,
+          })
+          .where("product_id", "=", productId)
+          .where("id", "<>", original.id)
+          .where("phash_band0", "is not", null)
+          .execute();
+        await trx
+          .deleteFrom("product_duplicates")
+          .where((eb) =>
+            eb.or([eb("product_id", "=", productId), eb("duplicate_product_id", "=", productId)]),
           )
           .execute();
+        if (duplicates.length > 0) {
+          // Both ways: when this photo duplicates another product's, that product lists this one too.
+          await trx
+            .insertInto("product_duplicates")
+            .values(
+              duplicates.flatMap((duplicate) => {
+                const distances = {
+                  phash_distance: duplicate.pHashDistance,
+                  dhash_distance: duplicate.dHashDistance,
+                  created_at: now,
+                };
+                return [
+                  {
+                    product_id: productId,
+                    original_id: original.id,
+                    duplicate_product_id: duplicate.productId,
+                    duplicate_original_id: duplicate.originalId,
+                    ...distances,
+                  },
+                  {
+                    product_id: duplicate.productId,
+                    original_id: duplicate.originalId,
+                    duplicate_product_id: productId,
+                    duplicate_original_id: original.id,
+                    ...distances,
+                  },
+                ];
+              }),
+            )
+            .execute();
+        }
       }
       await transitionStatus(trx, {
         product: productFromRow(row),
@@ -420,7 +527,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     });
   },
 
-  async findDuplicateCandidates(productId, bands) {
+  async findDuplicateCandidates(productId, bands, limit) {
     if (bands.length !== 6) throw new Error(`expected 6 pHash bands, got ${bands.length}`);
     const columns = [
       "phash_band0",
@@ -435,6 +542,8 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       .select(["id", "product_id", "phash", "dhash"])
       .where("product_id", "<>", productId)
       .where((eb) => eb.or(columns.map((column, index) => eb(column, "=", bands[index] as number))))
+      .orderBy("id", "desc")
+      .limit(limit)
       .execute();
     return rows.flatMap((candidate) =>
       candidate.phash && candidate.dhash
@@ -450,7 +559,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     );
   },
 
-  async duplicatesOf(productId) {
+  async duplicatesOf(productId, limit) {
     const rows = await db
       .selectFrom("product_duplicates as d")
       .innerJoin("products as p", "p.id", "d.duplicate_product_id")
@@ -466,7 +575,10 @@ export const createProductRepository = (db: Db): ProductRepository => ({
         "d.created_at",
       ])
       .where("d.product_id", "=", productId)
+      .orderBy("d.phash_distance")
+      .orderBy("d.dhash_distance")
       .orderBy("d.id")
+      .limit(limit)
       .execute();
     return rows.map((row) => ({
       productId: row.duplicate_product_id,
@@ -480,7 +592,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     }));
   },
 
-  async findStuckSequences(claimedBefore) {
+  async findStuckSequences(claimedBefore, limit) {
     const rows = await db
       .selectFrom("product_originals as o")
       .innerJoin("products as p", (join) =>
@@ -490,27 +602,88 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       .where("o.status", "=", "processing")
       .where("p.status", "=", "processing")
       .where("o.updated_at", "<", claimedBefore)
+      .orderBy("o.updated_at")
+      .limit(limit)
       .execute();
     return rows.map((row) => ({ productId: row.product_id, sequence: row.sequence, key: row.object_key }));
   },
 
-  async findUnclaimedUploads(issuedAfter, issuedBefore) {
-    const rows = await db
+  async findUnreceivedUploads({ issuedAfter, issuedBefore, requeuedBefore, limit, after }) {
+    let query = db
       .selectFrom("product_uploads as u")
       .innerJoin("products as p", "p.id", "u.product_id")
-      .select(["u.product_id", "u.object_key"])
+      .select(["u.id", "u.product_id", "u.object_key", "u.created_at"])
+      .where("u.received_at", "is", null)
+      .where("u.superseded_at", "is", null)
       .where("u.created_at", ">", issuedAfter)
       .where("u.created_at", "<", issuedBefore)
-      .where("p.status", "<>", "approved")
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom("product_originals as o").select("o.id").whereRef("o.object_key", "=", "u.object_key"),
-          ),
-        ),
-      )
+      .where((eb) => eb.or([eb("u.requeued_at", "is", null), eb("u.requeued_at", "<", requeuedBefore)]))
+      .where("p.status", "<>", "approved");
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb("u.created_at", ">", after.issuedAt),
+          eb.and([eb("u.created_at", "=", after.issuedAt), eb("u.id", ">", after.uploadId)]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy("u.created_at").orderBy("u.id").limit(limit).execute();
+    return rows.map((row) => ({
+      uploadId: row.id,
+      productId: row.product_id,
+      key: row.object_key,
+      issuedAt: row.created_at,
+    }));
+  },
+
+  async countRequeuedUnreceived(since) {
+    const row = await db
+      .selectFrom("product_uploads")
+      .select((eb) => eb.fn.countAll<number>().as("count"))
+      .where("received_at", "is", null)
+      .where("requeued_at", ">=", since)
+      .executeTakeFirst();
+    return Number(row?.count ?? 0);
+  },
+
+  async recordRequeue(upload, reason, now) {
+    await db
+      .updateTable("product_uploads")
+      .set({ requeued_at: now })
+      .where("id", "=", upload.uploadId)
       .execute();
-    return rows.map((row) => ({ productId: row.product_id, key: row.object_key }));
+    await db
+      .insertInto("enhancement_history")
+      .values({
+        product_id: upload.productId,
+        event: "notification_requeued",
+        source_key: upload.key,
+        status: "succeeded",
+        error: reason,
+        quality_metadata: null,
+        size_metadata: null,
+        created_at: now,
+      })
+      .execute();
+  },
+
+  async acquireLease(name, holder, until, now) {
+    const result = await db
+      .updateTable("leases")
+      .set({ holder, expires_at: until })
+      .where("name", "=", name)
+      .where((eb) => eb.or([eb("holder", "is", null), eb("expires_at", "<", now)]))
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  },
+
+  async releaseLease(name, holder) {
+    await db
+      .updateTable("leases")
+      .set({ holder: null, expires_at: null })
+      .where("name", "=", name)
+      .where("holder", "=", holder)
+      .execute();
   },
 
   async latestOriginal(productId) {
@@ -519,6 +692,8 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       .select(["object_key", "bucket", "upload_id", "bytes", "sequence", "width", "height", "analysis"])
       .where("product_id", "=", productId)
       .where("status", "=", "succeeded")
+      // A re-enhancement's sequence records no analysis: the photo's own sequence is the latest original.
+      .where("phash", "is not", null)
       .orderBy("sequence", "desc")
       .limit(1)
       .executeTakeFirst();

@@ -8,16 +8,17 @@ import {
   SUPPORTED_FORMATS_TEXT,
 } from "../engine/index.ts";
 import type { VariantSpec } from "../engine/variant-spec.ts";
-import { type FailureCode, PermanentFailure } from "./errors.ts";
+import { type FailureCode, originalMissingReason, PermanentFailure } from "./errors.ts";
 import { enhancedKey, parseRawKey } from "./object-keys.ts";
 import type {
   Clock,
   DuplicateMatch,
   Log,
   ObjectStore,
+  OriginalRecord,
   ProductRepository,
   SequenceClaim,
-  SequenceCompletion,
+  SkippedVariantRecord,
   VariantRecord,
 } from "./ports.ts";
 import { describeOverLimit } from "./sizes.ts";
@@ -30,6 +31,8 @@ export interface WorkerSettings {
   maxUploadBytes: number;
   maxInputPixels: number;
   assetsBaseUrl: string;
+  /** How long raw originals are kept before they expire (the raw bucket's lifecycle), for reasons. */
+  rawRetentionDays: number;
 }
 
 export interface WorkerDeps {
@@ -44,6 +47,8 @@ export interface WorkerDeps {
 export interface UploadedObject {
   bucket: string;
   key: string;
+  /** The notification's `eventTime`: when the object landed (to the millisecond, where S3 says so). */
+  eventTime?: Date | undefined;
 }
 
 export interface Attempt {
@@ -55,9 +60,11 @@ export interface Attempt {
 export type EnhanceOutcome =
   | { kind: "enhanced"; productId: string; sequence: number; variantMs: Record<string, number> }
   | { kind: "failed"; productId: string; sequence: number; code: FailureCode; reason: string }
+  /** Another photo of the product is being processed: this one must wait its turn and come back. */
+  | { kind: "waiting"; productId: string; reason: string }
   | { kind: "skipped"; reason: string };
 
-/** Another photo of the same product is mid-flight; the message goes back to the queue to wait. */
+/** A photo that kept waiting for a busy product longer than it may: it is retried like any transient fault. */
 export class ProductBusyError extends Error {
   constructor(productId: string) {
     super(`product ${productId} is still processing an earlier photo`);
@@ -67,15 +74,13 @@ export class ProductBusyError extends Error {
 
 export const assetUrl = (settings: WorkerSettings, key: string): string => `${settings.assetsBaseUrl}/${key}`;
 
-/** Writes the rendered variants to the enhanced bucket (concurrently) and finds the original's duplicates. */
+/** Writes the rendered variants to the enhanced bucket, concurrently. */
 const storeVariants = async (
   deps: WorkerDeps,
   productId: string,
   sequence: number,
   result: EngineResult,
-): Promise<
-  Omit<SequenceCompletion, "source"> & { variants: VariantRecord[]; duplicates: DuplicateMatch[] }
-> => {
+): Promise<{ variants: VariantRecord[]; skipped: SkippedVariantRecord[] }> => {
   const { original } = result;
   const rendered = result.variants.filter((variant) => variant.kind === "rendered");
   if (rendered.length === 0) {
@@ -129,8 +134,25 @@ const storeVariants = async (
         ]
       : [],
   );
+  return { variants, skipped };
+};
+
+/** At most this many candidates are read per photo: every answer stays small, whatever the catalogue. */
+export const DUPLICATE_CANDIDATE_LIMIT = 100;
+
+/** What the engine found about a new photo, and the other products whose latest photo it nearly duplicates. */
+const analyseOriginal = async (
+  deps: WorkerDeps,
+  productId: string,
+  result: EngineResult,
+): Promise<{ original: OriginalRecord; duplicates: DuplicateMatch[] }> => {
+  const { original } = result;
   const bands = hashBands(original.hashes.pHash);
-  const candidates = await deps.repository.findDuplicateCandidates(productId, bands);
+  const candidates = await deps.repository.findDuplicateCandidates(
+    productId,
+    bands,
+    DUPLICATE_CANDIDATE_LIMIT,
+  );
   const duplicates = candidates
     .filter((candidate) =>
       isNearDuplicate(original.hashes, { pHash: candidate.pHash, dHash: candidate.dHash }),
@@ -142,8 +164,6 @@ const storeVariants = async (
       dHashDistance: hammingDistance(original.hashes.dHash, candidate.dHash),
     }));
   return {
-    variants,
-    skipped,
     duplicates,
     original: {
       width: original.width,
@@ -160,6 +180,9 @@ const storeVariants = async (
     },
   };
 };
+
+const transientFailureReason = (attempt: Attempt): string =>
+  `processing failed ${attempt.number} times because of a temporary fault (storage or database unavailable); upload the photo again to retry`;
 
 /** What the seller should do about each kind of image problem, after the engine's account of it. */
 const IMAGE_ADVICE: Record<ImageError["problem"], string> = {
@@ -189,13 +212,11 @@ const imageFailure = (error: ImageError, declaredType: string): PermanentFailure
   }
 };
 
-const transientFailureReason = (attempt: Attempt): string =>
-  `processing failed ${attempt.number} times because of a temporary fault (storage or database unavailable); upload the photo again to retry`;
-
 /**
  * Turns one uploaded original into its variants and moves the product to `pending_review`, or to
  * `failed` with a reason a seller can act on. Safe to run twice for the same object: the first
- * claim of (bucket, key, ETag) wins and a repeat finds the work done.
+ * claim of (bucket, key, ETag) wins and a repeat finds the work done. A photo for a product still busy
+ * with another comes back as `waiting`; one that a newer photo of the product superseded is skipped.
  */
 export const enhanceUpload = async (
   deps: WorkerDeps,
@@ -219,7 +240,13 @@ export const enhanceUpload = async (
   const claim = await repository.claimSequence(
     productId,
     upload.id,
-    { bucket: object.bucket, key: object.key, etag: head.etag, bytes: head.bytes },
+    {
+      bucket: object.bucket,
+      key: object.key,
+      etag: head.etag,
+      bytes: head.bytes,
+      landedAt: object.eventTime ?? head.lastModified ?? clock(),
+    },
     clock(),
   );
   if (claim.kind === "refused") {
@@ -227,7 +254,7 @@ export const enhanceUpload = async (
     await repository.recordRefusedUpload(productId, object.key, reason, clock());
     return { kind: "skipped", reason };
   }
-  if (claim.kind === "finished" || claim.kind === "unknown-product" || claim.kind === "busy") {
+  if (claim.kind !== "started" && claim.kind !== "resumed") {
     return settledClaim(claim, productId, "processed this object");
   }
   return processSequence(
@@ -241,17 +268,18 @@ export const enhanceUpload = async (
       byteLimit: Math.min(upload.maxBytes, settings.maxUploadBytes),
       declaredType: upload.contentType,
       variants: settings.variants,
+      findsDuplicates: true,
     },
     attempt,
   );
 };
 
 /**
- * A claim that starts no work: a repeat delivery of finished work, or a product gone, is skipped; a
- * product busy with another photo sends the message back to the queue to wait.
+ * A claim that starts no work: a repeat delivery of finished work, a superseded photo or a product gone
+ * is skipped; a product busy with another photo makes this one wait.
  */
 const settledClaim = (
-  claim: Extract<SequenceClaim, { kind: "finished" | "unknown-product" | "busy" }>,
+  claim: Exclude<SequenceClaim, { kind: "started" | "resumed" | "refused" }>,
   productId: string,
   finishedWork: string,
 ): EnhanceOutcome => {
@@ -261,10 +289,16 @@ const settledClaim = (
         kind: "skipped",
         reason: `duplicate delivery: sequence ${claim.sequence} already ${finishedWork}`,
       };
+    case "superseded":
+      return { kind: "skipped", reason: `superseded by a newer photo of the product (${claim.newerKey})` };
     case "unknown-product":
       return { kind: "skipped", reason: `product ${productId} does not exist` };
     case "busy":
-      throw new ProductBusyError(productId);
+      return {
+        kind: "waiting",
+        productId,
+        reason: `product ${productId} is still processing an earlier photo`,
+      };
   }
 };
 
@@ -277,9 +311,15 @@ interface SequenceWork {
   byteLimit: number;
   declaredType: string;
   variants: readonly VariantSpec[];
+  /** A new photo is analysed and compared with other products'; a re-enhancement of one is not. */
+  findsDuplicates: boolean;
 }
 
-/** The work of one claimed sequence: read, check, render, store, record — or fail with a reason. */
+/**
+ * The work of one claimed sequence: read, check, render, store, record — or fail with a reason. Once the
+ * photo's bytes are in memory, nothing that goes wrong is transient: only the object store and the
+ * database can fail in a way that a later attempt may not.
+ */
 const processSequence = async (
   deps: WorkerDeps,
   work: SequenceWork,
@@ -299,18 +339,31 @@ const processSequence = async (
     }
     const started = performance.now();
     const body = await objectStore.get(work.bucket, work.key);
+    if (!body) {
+      throw new PermanentFailure("ORIGINAL_MISSING", originalMissingReason(settings.rawRetentionDays));
+    }
     const result = await renderImage(body, {
       variants: work.variants,
       maxPixels: settings.maxInputPixels,
     }).catch((error: unknown) => {
-      throw error instanceof ImageError ? imageFailure(error, work.declaredType) : error;
+      throw error instanceof ImageError
+        ? imageFailure(error, work.declaredType)
+        : new PermanentFailure(
+            "UNPROCESSABLE",
+            "the photo could not be processed; export it again and re-upload it",
+            {
+              cause: error,
+            },
+          );
     });
-    const completion = await storeVariants(deps, productId, sequence, result);
+    const stored = await storeVariants(deps, productId, sequence, result);
+    const analysed = work.findsDuplicates ? await analyseOriginal(deps, productId, result) : undefined;
     await repository.completeSequence(
       productId,
       sequence,
       {
-        ...completion,
+        ...stored,
+        ...analysed,
         source: {
           key: work.key,
           url: null,
@@ -324,9 +377,9 @@ const processSequence = async (
     log.info("photo enhanced", {
       productId,
       sequence,
-      variants: completion.variants.length,
-      skipped: completion.skipped.length,
-      duplicates: completion.duplicates.length,
+      variants: stored.variants.length,
+      skipped: stored.skipped.length,
+      duplicates: analysed?.duplicates.length ?? 0,
       sourceFormat: result.original.format,
       milliseconds: Math.round(performance.now() - started),
     });
@@ -335,7 +388,7 @@ const processSequence = async (
       productId,
       sequence,
       variantMs: Object.fromEntries(
-        completion.variants.map((variant) => [variant.variant, variant.processingMs]),
+        stored.variants.map((variant) => [variant.variant, variant.processingMs]),
       ),
     };
   } catch (error) {
@@ -392,13 +445,14 @@ export const reenhanceProduct = async (
       key: original.key,
       etag: `reenhance:${request.requestId}`,
       bytes: original.bytes,
+      landedAt: null,
     },
     clock(),
   );
   if (claim.kind === "refused") {
     return { kind: "skipped", reason: `the product is ${claim.status}: not re-enhanced` };
   }
-  if (claim.kind === "finished" || claim.kind === "unknown-product" || claim.kind === "busy") {
+  if (claim.kind !== "started" && claim.kind !== "resumed") {
     return settledClaim(claim, request.productId, "ran this request");
   }
   return processSequence(
@@ -412,6 +466,7 @@ export const reenhanceProduct = async (
       byteLimit: Number.POSITIVE_INFINITY,
       declaredType: "a stored original",
       variants: [request.variant],
+      findsDuplicates: false,
     },
     attempt,
   );

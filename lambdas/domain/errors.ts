@@ -71,6 +71,10 @@ export class PermanentFailure extends Error {
   }
 }
 
+/** Why a stored original can no longer be read, in words a seller can act on. */
+export const originalMissingReason = (rawRetentionDays: number): string =>
+  `the original photo is no longer stored (originals are kept for ${rawRetentionDays} days after upload); upload the photo again`;
+
 /** Another writer changed the row first; the caller retries from a fresh read. */
 export class StaleVersionError extends Error {
   constructor(productId: string) {

@@ -30,15 +30,24 @@ export interface SourceObject {
   key: string;
   etag: string;
   bytes: number;
+  /**
+   * When the photo landed: a newer photo of the same product that the worker has already received
+   * supersedes it. Null for a re-enhancement, which works on the product's latest photo by definition.
+   */
+  landedAt: Date | null;
 }
 
 /** What starting (or re-starting) an enhancement sequence for one uploaded object found. */
 export type SequenceClaim =
-  | { kind: "started" | "resumed"; sequence: number }
+  | { kind: "started"; sequence: number }
+  /** This object's sequence was started by an earlier delivery that did not finish: carry on with it. */
+  | { kind: "resumed"; sequence: number }
   /** This exact object was already processed to the end: a duplicate delivery. */
   | { kind: "finished"; sequence: number }
   /** Another photo of this product is being processed; try again later. */
   | { kind: "busy" }
+  /** A newer photo of this product has landed and been received: this one is recorded and never processed. */
+  | { kind: "superseded"; newerKey: string }
   /** The product no longer takes uploads (e.g. approved). */
   | { kind: "refused"; status: ProductStatus }
   | { kind: "unknown-product" };
@@ -153,6 +162,21 @@ export interface HistoryEntry {
   createdAt: Date;
 }
 
+export interface HistoryPage {
+  limit: number;
+  order: "oldest" | "newest";
+  /** The id of the last entry of the previous page. */
+  afterId?: number | undefined;
+}
+
+/** An upload whose notification the worker has not received (yet, or ever). */
+export interface UnreceivedUpload {
+  uploadId: string;
+  productId: string;
+  key: string;
+  issuedAt: Date;
+}
+
 export interface ProductListQuery {
   status?: ProductStatus | undefined;
   limit: number;
@@ -169,7 +193,8 @@ export interface ProductRepository {
   thumbnails(productIds: string[]): Promise<Map<string, string>>;
   /** The images of the newest sequence that produced any. */
   currentImages(productId: string): Promise<ProductImage[]>;
-  history(productId: string): Promise<HistoryEntry[]>;
+  /** One page of the product's history, at most `limit` entries. */
+  history(productId: string, page: HistoryPage): Promise<HistoryEntry[]>;
   recordUploads(uploads: UploadRecord[], now: Date): Promise<void>;
   findUploadByKey(key: string): Promise<UploadRecord | undefined>;
   claimSequence(productId: string, uploadId: string, source: SourceObject, now: Date): Promise<SequenceClaim>;
@@ -179,17 +204,38 @@ export interface ProductRepository {
     completion: SequenceCompletion,
     now: Date,
   ): Promise<void>;
-  /** Originals of other products sharing at least one pHash band: the only rows a duplicate can be among. */
-  findDuplicateCandidates(productId: string, bands: number[]): Promise<DuplicateCandidate[]>;
-  duplicatesOf(productId: string): Promise<DuplicateView[]>;
-  /** Sequences still `processing` whose claim is older than `claimedBefore`: their worker never finished. */
-  findStuckSequences(claimedBefore: Date): Promise<{ productId: string; sequence: number; key: string }[]>;
   /**
-   * Uploads issued in the window that no sequence has claimed, for products that still take photos:
-   * the photo either never arrived or its ObjectCreated notification was lost.
+   * The latest originals of other products sharing at least one pHash band (older originals lose their
+   * bands): the only rows a duplicate can be among. At most `limit`, newest first.
    */
-  findUnclaimedUploads(issuedAfter: Date, issuedBefore: Date): Promise<{ productId: string; key: string }[]>;
-  /** The newest original that finished processing, for analysis and re-enhancement. */
+  findDuplicateCandidates(productId: string, bands: number[], limit: number): Promise<DuplicateCandidate[]>;
+  /** The product's near-duplicates, closest first, at most `limit`. */
+  duplicatesOf(productId: string, limit: number): Promise<DuplicateView[]>;
+  /** Sequences still `processing` whose claim is older than `claimedBefore`, oldest first, at most `limit`. */
+  findStuckSequences(
+    claimedBefore: Date,
+    limit: number,
+  ): Promise<{ productId: string; sequence: number; key: string }[]>;
+  /**
+   * Uploads issued in the window whose notification the worker has never received, of products that
+   * still take photos, oldest first, at most `limit`, after `after` (the last of the previous page).
+   */
+  findUnreceivedUploads(query: {
+    issuedAfter: Date;
+    issuedBefore: Date;
+    /** Uploads re-queued since then have a message in the queue already: they are left out. */
+    requeuedBefore: Date;
+    limit: number;
+    after?: { issuedAt: Date; uploadId: string } | undefined;
+  }): Promise<UnreceivedUpload[]>;
+  /** How many uploads re-queued since then the worker has not received yet: their messages are in the queue. */
+  countRequeuedUnreceived(since: Date): Promise<number>;
+  /** Marks an upload re-queued now, with a history row that says why. */
+  recordRequeue(upload: UnreceivedUpload, reason: string, now: Date): Promise<void>;
+  /** Takes the named lease until `until` if nobody holds it (or their lease ran out). */
+  acquireLease(name: string, holder: string, until: Date, now: Date): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+  /** The product's latest photo that finished processing (not a re-enhancement of it), for analysis and re-enhancement. */
   latestOriginal(productId: string): Promise<LatestOriginal | undefined>;
   failSequence(productId: string, sequence: number, reason: string, now: Date): Promise<void>;
   /** A history row for an upload that did not start a sequence, so the refusal is visible. */
@@ -218,15 +264,35 @@ export interface ObjectStore {
     expiresInSeconds: number;
   }): Promise<PresignedPost>;
   head(bucket: string, key: string): Promise<ObjectHead | undefined>;
-  get(bucket: string, key: string): Promise<Uint8Array>;
+  /** The object's bytes, or undefined when it no longer exists. */
+  get(bucket: string, key: string): Promise<Uint8Array | undefined>;
   put(bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void>;
   ping(bucket: string): Promise<void>;
 }
 
-/** The enhance queue as the API sees it: reachable, and where re-enhancement requests go. */
+export interface QueueDepth {
+  /** Messages waiting to be received. */
+  visible: number;
+  /** Messages received and not yet deleted (being processed, or waiting out a visibility timeout). */
+  inFlight: number;
+  /** Messages sent with a delay that has not passed yet. */
+  delayed: number;
+}
+
+/** Re-sends count how often a message has waited its turn (SQS's receive count restarts with each copy). */
+export interface SendOptions {
+  delaySeconds?: number;
+  deferrals?: number;
+}
+
+/** The enhance queue: reachable, where re-enhancement requests and re-queued photos go, and how deep it is. */
 export interface EnhanceQueue {
   ping(): Promise<void>;
-  send(message: Record<string, unknown>): Promise<void>;
+  send(message: Record<string, unknown>, options?: SendOptions): Promise<void>;
+  /** The queue's own approximate counts (`ApproximateNumberOfMessages…`). */
+  depth(): Promise<QueueDepth>;
+  /** Makes received messages visible again at once, instead of after their visibility timeout. */
+  release(receiptHandles: string[]): Promise<void>;
 }
 
 export type Clock = () => Date;

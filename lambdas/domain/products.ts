@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type VariantSpec, variantSpecSchema } from "../engine/variant-spec.ts";
-import { AppError, notFound } from "./errors.ts";
+import { AppError, notFound, originalMissingReason } from "./errors.ts";
 import { rawKey } from "./object-keys.ts";
 import type {
   Clock,
@@ -19,6 +19,8 @@ import { extensionFor, type UploadContentType } from "./upload-types.ts";
 
 export interface ApiSettings {
   rawBucket: string;
+  /** How long raw originals are kept (the raw bucket's lifecycle), for the reason a re-enhancement is refused. */
+  rawRetentionDays: number;
   enhancedBucket: string;
   maxUploadBytes: number;
   uploadUrlTtlSeconds: number;
@@ -187,8 +189,11 @@ export const getProduct = async (deps: ApiDeps, productId: string): Promise<Prod
   };
 };
 
+/** A product shows at most this many near-duplicates, the closest first. */
+export const DUPLICATES_SHOWN = 100;
+
 const listDuplicates = async (deps: ApiDeps, productId: string): Promise<DuplicateEntry[]> =>
-  (await deps.repository.duplicatesOf(productId)).map((duplicate) => ({
+  (await deps.repository.duplicatesOf(productId, DUPLICATES_SHOWN)).map((duplicate) => ({
     productId: duplicate.productId,
     sku: duplicate.sku,
     title: duplicate.title,
@@ -235,10 +240,18 @@ export const requestReenhancement = async (
       `product ${productId} is ${product.status}: only a product in pending_review, rejected or failed can be re-enhanced`,
     );
   }
-  if (!(await deps.repository.latestOriginal(productId))) {
+  const original = await deps.repository.latestOriginal(productId);
+  if (!original) {
     throw new AppError(
       "CONFLICT",
       `product ${productId} has no processed photo to re-enhance; upload one first`,
+    );
+  }
+  // Raw originals expire: say so now rather than queue work that can only fail.
+  if (!(await deps.objectStore.head(original.bucket, original.key))) {
+    throw new AppError(
+      "CONFLICT",
+      `product ${productId} cannot be re-enhanced: ${originalMissingReason(deps.settings.rawRetentionDays)}`,
     );
   }
   const variant: VariantSpec = {
@@ -368,9 +381,50 @@ export const listProducts = async (
   };
 };
 
-/** Every `enhancement_history` row of a product, oldest first. */
-export const getHistory = async (deps: ApiDeps, productId: string) => {
+export const historyQuerySchema = z
+  .object({
+    order: z.enum(["oldest", "newest"], { error: "must be oldest or newest" }).default("oldest"),
+    limit: z.coerce
+      .number({ error: "must be a number" })
+      .int("must be a whole number")
+      .min(1, "must be at least 1")
+      .max(100, "must be at most 100")
+      .default(50),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+const invalidCursor = () =>
+  new AppError("VALIDATION_FAILED", "the request has 1 invalid field(s)", [
+    { path: "cursor", message: "is not a cursor this API returned" },
+  ]);
+
+/**
+ * A product's `enhancement_history`, a page at a time (each row carries its quality and size metadata,
+ * so a whole history could outgrow any one response): oldest first by default, or newest first.
+ */
+export const getHistory = async (
+  deps: ApiDeps,
+  productId: string,
+  query: z.output<typeof historyQuerySchema>,
+) => {
   if (!(await deps.repository.findProduct(productId))) throw notFound("product", productId);
-  const history = await deps.repository.history(productId);
-  return { history: history.map((entry) => ({ ...entry, createdAt: entry.createdAt.toISOString() })) };
+  let afterId: number | undefined;
+  if (query.cursor !== undefined) {
+    const decoded = Number(Buffer.from(query.cursor, "base64url").toString("utf8"));
+    if (!Number.isSafeInteger(decoded) || decoded < 1) throw invalidCursor();
+    afterId = decoded;
+  }
+  // One more than the page tells whether there is a next page without a count query.
+  const rows = await deps.repository.history(productId, {
+    limit: query.limit + 1,
+    order: query.order,
+    afterId,
+  });
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    history: page.map((entry) => ({ ...entry, createdAt: entry.createdAt.toISOString() })),
+    nextCursor: rows.length > query.limit && last ? Buffer.from(String(last.id)).toString("base64url") : null,
+  };
 };

@@ -12,13 +12,15 @@ export const objectCreatedEvent = (input: {
   etag: string;
   region: string;
   eventName?: string;
+  /** When the object landed; the notification's own time when not given. */
+  eventTime?: Date;
 }): S3Event => ({
   Records: [
     {
       eventVersion: "2.1",
       eventSource: "aws:s3",
       awsRegion: input.region,
-      eventTime: new Date().toISOString(),
+      eventTime: (input.eventTime ?? new Date()).toISOString(),
       eventName: input.eventName ?? "ObjectCreated:Post",
       userIdentity: { principalId: "local" },
       requestParameters: { sourceIPAddress: "127.0.0.1" },

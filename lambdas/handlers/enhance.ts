@@ -5,14 +5,18 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3Schema } from "@aws-lambda-powertools/parser/schemas";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
+import { DEFERRALS_ATTRIBUTE } from "../adapters/queue.ts";
 import {
   type EnhanceOutcome,
   enhanceUpload,
+  ProductBusyError,
   reenhanceProduct,
   type WorkerDeps,
 } from "../domain/enhance-upload.ts";
 import { decodeEventKey } from "../domain/object-keys.ts";
+import type { EnhanceQueue } from "../domain/ports.ts";
 import { variantSpecSchema } from "../engine/variant-spec.ts";
+import { ENHANCE_QUEUE_SETTINGS, RECONCILE_SETTINGS } from "../names.ts";
 import { workerDepsFromEnvironment } from "./runtime.ts";
 
 /** S3 sends this once when a notification is configured; it carries no object. */
@@ -29,23 +33,42 @@ export const EnhanceMessageSchema = z.union([S3Schema, S3TestEventSchema, Reenha
 
 type EnhanceRecord = ParsedRecord<SQSRecord, z.infer<typeof EnhanceMessageSchema>>;
 
+/** What the worker needs beyond the domain's dependencies: the queue it re-sends waiting photos to. */
+export interface WorkerRuntime {
+  deps: WorkerDeps;
+  queue: EnhanceQueue;
+  maxReceiveCount: number;
+  /** Seconds a record needs: one is not started with less of the invocation left. */
+  photoBudgetSeconds: number;
+  busyRetryDelaySeconds: number;
+  /** Re-sends before a photo that keeps waiting is treated as a fault: it has waited out the retry window. */
+  maxDeferrals: number;
+}
+
 /** Photos enhanced, failures by code, transient faults, and time per variant, as CloudWatch EMF. */
 const recordOutcome = (metrics: Metrics, outcome: EnhanceOutcome): void => {
-  if (outcome.kind === "enhanced") {
-    metrics.addMetric("PhotosEnhanced", MetricUnit.Count, 1);
-    for (const [variant, milliseconds] of Object.entries(outcome.variantMs)) {
+  switch (outcome.kind) {
+    case "enhanced":
+      metrics.addMetric("PhotosEnhanced", MetricUnit.Count, 1);
+      for (const [variant, milliseconds] of Object.entries(outcome.variantMs)) {
+        metrics
+          .singleMetric()
+          .addDimension("Variant", variant)
+          .addMetric("VariantTime", MetricUnit.Milliseconds, milliseconds);
+      }
+      return;
+    case "failed":
       metrics
         .singleMetric()
-        .addDimension("Variant", variant)
-        .addMetric("VariantTime", MetricUnit.Milliseconds, milliseconds);
-    }
-  } else if (outcome.kind === "failed") {
-    metrics
-      .singleMetric()
-      .addDimension("FailureCode", outcome.code)
-      .addMetric("PhotosFailed", MetricUnit.Count, 1);
-  } else {
-    metrics.addMetric("UploadsSkipped", MetricUnit.Count, 1);
+        .addDimension("FailureCode", outcome.code)
+        .addMetric("PhotosFailed", MetricUnit.Count, 1);
+      return;
+    case "waiting":
+      metrics.addMetric("PhotosWaiting", MetricUnit.Count, 1);
+      return;
+    case "skipped":
+      metrics.addMetric("UploadsSkipped", MetricUnit.Count, 1);
+      return;
   }
 };
 
@@ -66,43 +89,86 @@ const withRetryMetric = async (
   }
 };
 
+/** The record was not started: too little of the invocation was left. It goes back to the queue. */
+export class NotStartedError extends Error {
+  constructor(remainingMs: number) {
+    super(`not started: ${Math.round(remainingMs / 1000)} s of the invocation left`);
+    this.name = "NotStartedError";
+  }
+}
+
+/**
+ * A photo for a busy product waits its turn as a fresh copy of its message, sent with a delay, and this
+ * delivery succeeds: SQS counts receives per message, so waiting spends none of them and a photo that
+ * waits is never moved to the DLQ. Only one that has waited longer than any sequence may run is retried
+ * as a fault.
+ */
+const waitTurn = async (
+  runtime: WorkerRuntime,
+  record: EnhanceRecord,
+  outcome: Extract<EnhanceOutcome, { kind: "waiting" }>,
+): Promise<void> => {
+  const deferrals = Number(record.messageAttributes[DEFERRALS_ATTRIBUTE]?.stringValue ?? 0);
+  if (deferrals >= runtime.maxDeferrals) throw new ProductBusyError(outcome.productId);
+  await runtime.queue.send(record.body as Record<string, unknown>, {
+    delaySeconds: runtime.busyRetryDelaySeconds,
+    deferrals: deferrals + 1,
+  });
+  runtime.deps.log.info("photo waits its turn", {
+    productId: outcome.productId,
+    deferrals: deferrals + 1,
+    delaySeconds: runtime.busyRetryDelaySeconds,
+  });
+};
+
 export const enhanceRecord = async (
-  deps: WorkerDeps,
-  maxReceiveCount: number,
+  runtime: WorkerRuntime,
   record: EnhanceRecord,
   metrics: Metrics,
+  context?: Context,
 ): Promise<void> => {
+  const { deps, maxReceiveCount } = runtime;
+  const remainingMs = context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
+  if (remainingMs < runtime.photoBudgetSeconds * 1000) throw new NotStartedError(remainingMs);
   const message = record.body;
   if ("Event" in message) return;
   const receiveCount = Number(record.attributes.ApproximateReceiveCount);
   const attempt = { number: receiveCount, isLast: receiveCount >= maxReceiveCount };
-  if ("type" in message) {
-    const outcome = await withRetryMetric(metrics, deps, { productId: message.productId }, attempt, () =>
-      reenhanceProduct(deps, message, attempt),
-    );
+  const settle = async (outcome: EnhanceOutcome, subject: Record<string, string>) => {
     recordOutcome(metrics, outcome);
-    if (outcome.kind === "skipped")
-      deps.log.info("re-enhancement skipped", { productId: message.productId, reason: outcome.reason });
+    if (outcome.kind === "waiting") await waitTurn(runtime, record, outcome);
+    if (outcome.kind === "skipped") deps.log.info("skipped", { ...subject, reason: outcome.reason });
+  };
+  if ("type" in message) {
+    const subject = { productId: message.productId };
+    await settle(
+      await withRetryMetric(metrics, deps, subject, attempt, () => reenhanceProduct(deps, message, attempt)),
+      subject,
+    );
     return;
   }
   for (const s3Record of message.Records) {
     if (!s3Record.eventName.startsWith("ObjectCreated:")) continue;
-    const object = { bucket: s3Record.s3.bucket.name, key: decodeEventKey(s3Record.s3.object.key) };
-    const outcome = await withRetryMetric(metrics, deps, object, attempt, () =>
-      enhanceUpload(deps, object, attempt),
+    const object = {
+      bucket: s3Record.s3.bucket.name,
+      key: decodeEventKey(s3Record.s3.object.key),
+      eventTime: new Date(s3Record.eventTime),
+    };
+    const subject = { bucket: object.bucket, key: object.key };
+    await settle(
+      await withRetryMetric(metrics, deps, subject, attempt, () => enhanceUpload(deps, object, attempt)),
+      subject,
     );
-    recordOutcome(metrics, outcome);
-    if (outcome.kind === "skipped") deps.log.info("upload skipped", { ...object, reason: outcome.reason });
   }
 };
 
 /**
  * The SQS → Lambda worker. Records go one at a time (a photo's decode is memory-heavy) and each
- * failed record is reported alone, so the rest of the batch is not redelivered.
+ * failed record is reported alone, so the rest of the batch is not redelivered. Records the time budget
+ * leaves unstarted are reported as failures too, and made visible again at once.
  */
 export const createEnhanceHandler = (
-  deps: WorkerDeps,
-  maxReceiveCount: number,
+  runtime: WorkerRuntime,
   metrics = new Metrics({
     namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "PixelLab",
     serviceName: "pixel-lab",
@@ -114,18 +180,45 @@ export const createEnhanceHandler = (
     transformer: "json",
   });
   return async (event: SQSEvent, context: Context) => {
+    const notStarted: string[] = [];
     try {
       return await processPartialResponse(
         event,
-        (record: EnhanceRecord) => enhanceRecord(deps, maxReceiveCount, record, metrics),
+        async (record: EnhanceRecord) => {
+          try {
+            await enhanceRecord(runtime, record, metrics, context);
+          } catch (error) {
+            if (error instanceof NotStartedError) notStarted.push(record.receiptHandle);
+            throw error;
+          }
+        },
         processor,
         { context, processInParallel: false },
       );
     } finally {
       metrics.publishStoredMetrics();
+      // Not started is not failed: back on the queue now rather than after the visibility timeout.
+      if (notStarted.length > 0) {
+        await runtime.queue.release(notStarted).catch((error: unknown) =>
+          runtime.deps.log.warn(
+            "could not release unstarted records; they return after their visibility timeout",
+            {
+              error: String(error),
+            },
+          ),
+        );
+      }
     }
   };
 };
 
-const { maxReceiveCount, ...deps } = workerDepsFromEnvironment();
-export const handler = createEnhanceHandler(deps, maxReceiveCount);
+const { maxReceiveCount, queue, ...deps } = workerDepsFromEnvironment();
+export const handler = createEnhanceHandler({
+  deps,
+  queue,
+  maxReceiveCount,
+  photoBudgetSeconds: ENHANCE_QUEUE_SETTINGS.photoBudgetSeconds,
+  busyRetryDelaySeconds: ENHANCE_QUEUE_SETTINGS.busyRetryDelaySeconds,
+  maxDeferrals:
+    Math.ceil(RECONCILE_SETTINGS.stuckAfterSeconds / ENHANCE_QUEUE_SETTINGS.busyRetryDelaySeconds) + 1,
+});

@@ -10,6 +10,7 @@ import { createProductRepository } from "../adapters/product-repository.ts";
 import { createEnhanceQueue, createSqsClient } from "../adapters/queue.ts";
 import { type Config, loadConfig } from "../config.ts";
 import type { WorkerDeps } from "../domain/enhance-upload.ts";
+import type { EnhanceQueue } from "../domain/ports.ts";
 import type { ApiDeps } from "../domain/products.ts";
 import type { ReconcileDeps } from "../domain/reconcile.ts";
 import { RECONCILE_SETTINGS } from "../names.ts";
@@ -56,11 +57,18 @@ export const apiDepsFromEnvironment = (): ApiDeps => {
   };
 };
 
-export const workerDepsFromEnvironment = (): WorkerDeps & { maxReceiveCount: number } => {
+export const workerDepsFromEnvironment = (): WorkerDeps & {
+  maxReceiveCount: number;
+  queue: EnhanceQueue;
+} => {
   const cfg = processConfig();
   return {
     repository: createProductRepository(processDb()),
     objectStore: createObjectStore(createS3Client({ region: cfg.region, endpoint: cfg.s3Endpoint })),
+    queue: createEnhanceQueue(
+      createSqsClient({ region: cfg.region, endpoint: cfg.sqsEndpoint }),
+      cfg.enhanceQueueUrl,
+    ),
     settings: cfg,
     clock: () => new Date(),
     log: logger,

@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dropDatabase } from "../../lambdas/adapters/database.ts";
-import { uniqueDatabaseUrl } from "../support/database.ts";
+import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../support/local-stack-process.ts";
 import { CORPUS, eventually, postUpload } from "../support/upload.ts";
 
@@ -68,7 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const code = await stack?.stop();
-  await dropDatabase(databaseUrl);
+  await dropDatabaseAndAppUser(databaseUrl);
   expect(code, `the local stack should stop cleanly on Ctrl-C:\n${stack?.output()}`).toBe(0);
 });
 
@@ -209,8 +208,10 @@ describe("the local pipeline, end to end over HTTP", () => {
     const listed = await api("GET", `/products/${second.id}/duplicates`);
     expect(listed.status).toBe(200);
     expect(listed.body.duplicates[0].pHashDistance).toBeLessThanOrEqual(5);
-    // The first product had nothing to duplicate when it was processed.
-    expect((await api("GET", `/products/${first.id}/duplicates`)).body.duplicates).toEqual([]);
+    // Both ways: the first product, processed before the copy existed, lists the copy now.
+    expect((await api("GET", `/products/${first.id}/duplicates`)).body.duplicates).toEqual([
+      expect.objectContaining({ productId: second.id, sku: "E2E-DUP-B" }),
+    ]);
   });
 
   it("re-enhances the latest original with a chosen mode, format and target size as a new sequence", async () => {

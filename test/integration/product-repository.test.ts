@@ -19,14 +19,20 @@ const newProduct = (sku: string, overrides: Partial<NewProduct> = {}): NewProduc
   ...overrides,
 });
 
-const source = (key: string, etag = "etag-1"): SourceObject => ({ bucket: "raw", key, etag, bytes: 1000 });
+const source = (key: string, etag = "etag-1"): SourceObject => ({
+  bucket: "raw",
+  key,
+  etag,
+  bytes: 1000,
+  landedAt: null,
+});
 
 describe.each(DRIVERS)("product repository over %s", (driver) => {
   let database: TestDatabase;
   let repository: ProductRepository;
 
   const historyOf = async (productId: string) =>
-    (await repository.history(productId)).map(
+    (await repository.history(productId, { limit: 100, order: "oldest" })).map(
       (entry) => `${entry.event}:${entry.fromStatus ?? ""}>${entry.toStatus ?? ""}`,
     );
 
@@ -159,7 +165,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
       "variant_created:>",
       "status_changed:processing>pending_review",
     ]);
-    const variantRow = (await repository.history(product.id))[1];
+    const variantRow = (await repository.history(product.id, { limit: 100, order: "oldest" }))[1];
     expect(variantRow).toMatchObject({
       sequence: 1,
       mode: "STANDARD",
@@ -190,7 +196,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
     });
     // The failed sequence made no images: the current images are still sequence 1's.
     expect((await repository.currentImages(product.id)).map((image) => image.sequence)).toEqual([1]);
-    const last = (await repository.history(product.id)).at(-1);
+    const last = (await repository.history(product.id, { limit: 100, order: "oldest" })).at(-1);
     expect(last).toMatchObject({
       event: "status_changed",
       toStatus: "failed",
@@ -237,7 +243,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
         ),
     ).rejects.toBeInstanceOf(StaleVersionError);
     expect(await repository.findProduct(product.id)).toMatchObject({ status: "pending", version: 7 });
-    expect(await repository.history(product.id)).toEqual([]);
+    expect(await repository.history(product.id, { limit: 100, order: "oldest" })).toEqual([]);
   });
 
   it("refuses a move the status rules forbid", async () => {

@@ -22,6 +22,7 @@ export const testApiDeps = (
     maxUploadBytes: 25 * 1024 * 1024,
     uploadUrlTtlSeconds: 900,
     assetsBaseUrl: TEST_ASSETS_BASE_URL,
+    rawRetentionDays: 30,
     ...settings,
   },
   clock: () => new Date(),
