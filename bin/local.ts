@@ -1,7 +1,33 @@
 import { logger } from "../lambdas/adapters/logger.ts";
-import { startLocalStack } from "../local/stack.ts";
+import { redactUrl, StartupError } from "../local/database.ts";
+import { type LocalStack, startLocalStack } from "../local/stack.ts";
 
-const stack = await startLocalStack();
+/** A problem a person can fix gets what was tried, why it failed and what to do; not a stack trace. */
+const explain = (error: unknown): string => {
+  if (error instanceof StartupError) {
+    const [first, ...more] = error.fixes;
+    return [
+      "",
+      `${error.message.split(":")[0]}.`,
+      `  tried   ${error.tried}`,
+      `  reason  ${error.reason}`,
+      ...(error.details ? ["  log", ...error.details.split("\n").map((line) => `    ${line}`)] : []),
+      `  fix     ${first ?? ""}`,
+      ...more.map((fix) => `          ${fix}`),
+      "",
+    ].join("\n");
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `\nnpm start stopped: ${message}\n  \`npm run doctor\` checks the configuration and every dependency.\n`;
+};
+
+let stack: LocalStack;
+try {
+  stack = await startLocalStack();
+} catch (error) {
+  process.stderr.write(explain(error));
+  process.exit(1);
+}
 
 process.stdout.write(
   [
@@ -10,7 +36,9 @@ process.stdout.write(
     `  API       ${stack.apiUrl}   (try: curl ${stack.apiUrl}/health)`,
     `  images    ${stack.assetsBaseUrl}/enhanced/...`,
     `  S3 + SQS  ${stack.s3Endpoint}   (fauxqs; presigned POSTs go here)`,
-    `  database  ${stack.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@")}`,
+    `  database  ${redactUrl(stack.databaseUrl)}`,
+    `            handlers sign in as ${stack.databaseUser} (data only); migrations ran as the admin`,
+    `            server: ${stack.databaseSource}`,
     `  state     ${stack.dataDir}`,
     "Upload photos with `npm run demo` in another terminal. Ctrl-C stops (in-flight photos finish first).",
     "",

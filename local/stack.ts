@@ -5,13 +5,12 @@ import { resolve } from "node:path";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { startFauxqs } from "fauxqs";
 import { z } from "zod";
-import { createMysqlDb, ensureDatabase } from "../lambdas/adapters/database.ts";
 import { logger } from "../lambdas/adapters/logger.ts";
 import { createS3Client } from "../lambdas/adapters/object-store.ts";
 import { createSqsClient } from "../lambdas/adapters/queue.ts";
 import { loadConfig } from "../lambdas/config.ts";
 import { ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, ROUTES, resourceName } from "../lambdas/names.ts";
-import { migrate } from "../schema/migrate.ts";
+import { prepareLocalDatabase } from "./database.ts";
 import { type SqsHandler, startEventSourcePoller } from "./event-source-poller.ts";
 import { ASSETS_PATH, createHttpGateway, type GatewayRoute, type HttpLambda } from "./http-gateway.ts";
 import { startNotificationBridge } from "./s3-notifications.ts";
@@ -54,7 +53,11 @@ export interface LocalStack {
   apiUrl: string;
   s3Endpoint: string;
   assetsBaseUrl: string;
+  /** The app user's URL: what the handlers sign in with (migrations ran as the admin). */
   databaseUrl: string;
+  databaseUser: string;
+  /** Where the database server came from: DATABASE_URL, the default port, or a private server. */
+  databaseSource: string;
   dataDir: string;
   stop(): Promise<void>;
 }
@@ -77,6 +80,8 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
   const { region } = baseConfig;
 
   await mkdir(local.dataDir, { recursive: true });
+  // First, so a database that cannot be reached stops npm start before anything else is listening.
+  const database = await prepareLocalDatabase({ env, stateDir: local.dataDir, log: logger });
   const fauxqs = await startFauxqs({
     port: local.s3Port,
     logger: false,
@@ -115,7 +120,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
   // The handlers read their configuration from the environment, as they do in Lambda.
   Object.assign(process.env, {
     [ENV.stage]: baseConfig.stage,
-    [ENV.databaseUrl]: baseConfig.databaseUrl,
+    [ENV.databaseUrl]: database.appUrl,
     [ENV.awsRegion]: region,
     [ENV.s3Endpoint]: emulatorUrl,
     [ENV.s3PublicEndpoint]: env[ENV.s3PublicEndpoint] ?? emulatorUrl,
@@ -130,15 +135,6 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
   });
-
-  await ensureDatabase(baseConfig.databaseUrl);
-  const migrationDb = createMysqlDb(baseConfig.databaseUrl, { connectionLimit: 1 });
-  try {
-    const applied = await migrate(migrationDb);
-    if (applied.length > 0) logger.info("database migrated", { applied });
-  } finally {
-    await migrationDb.destroy();
-  }
 
   const routes: GatewayRoute[] = await Promise.all(
     ROUTES.map(async (definition) => {
@@ -200,7 +196,9 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     apiUrl,
     s3Endpoint: emulatorUrl,
     assetsBaseUrl,
-    databaseUrl: baseConfig.databaseUrl,
+    databaseUrl: database.appUrl,
+    databaseUser: database.appUser,
+    databaseSource: database.source,
     dataDir: local.dataDir,
     stop() {
       stopping ??= (async () => {
@@ -214,6 +212,8 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
         await fauxqs.stop();
         const { closeRuntime } = await import("../lambdas/handlers/runtime.ts");
         await closeRuntime();
+        // Last: the batches that finished above still wrote to it.
+        await database.stop();
       })();
       return stopping;
     },

@@ -14,20 +14,24 @@ export interface LocalStackProcess {
 
 /**
  * Starts `bin/local.ts` as `npm start` would (same Node, fresh process, configured by environment
- * only) on free ports and its own data folder, and waits until it prints its API address.
+ * only) on free ports and its own data folder, and waits until it prints its API address. A variable
+ * given as `undefined` is removed from the child's environment.
  */
-export const startLocalStackProcess = async (env: Record<string, string>): Promise<LocalStackProcess> => {
+export const startLocalStackProcess = async (
+  env: Record<string, string | undefined>,
+): Promise<LocalStackProcess> => {
   const dataDir = await mkdtemp(join(tmpdir(), "pixel-lab-e2e-"));
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: "0",
+    LOCAL_S3_PORT: "0",
+    LOCAL_DATA_DIR: dataDir,
+    POWERTOOLS_LOG_LEVEL: "WARN",
+    ...env,
+  };
   const child: ChildProcess = spawn(process.execPath, ["bin/local.ts"], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: "0",
-      LOCAL_S3_PORT: "0",
-      LOCAL_DATA_DIR: dataDir,
-      POWERTOOLS_LOG_LEVEL: "WARN",
-      ...env,
-    },
+    env: Object.fromEntries(Object.entries(childEnv).filter(([, value]) => value !== undefined)),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -40,7 +44,7 @@ export const startLocalStackProcess = async (env: Record<string, string>): Promi
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
 
   const apiUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local stack did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`local stack did not start:\n${output}`)), 60_000);
     const look = () => {
       const match = /API\s+(http:\/\/\S+)/.exec(output);
       if (match?.[1]) {
