@@ -15,6 +15,7 @@ const configSchema = z
     [ENV.databaseUrl]: z.string().default("mysql://root@127.0.0.1:3306/pixel_lab"),
     [ENV.databaseClusterArn]: z.string().startsWith("arn:", "must be an ARN (arn:…)").optional(),
     [ENV.databaseSecretArn]: z.string().startsWith("arn:", "must be an ARN (arn:…)").optional(),
+    [ENV.databaseAppSecretArn]: z.string().startsWith("arn:", "must be an ARN (arn:…)").optional(),
     [ENV.databaseName]: z
       .string()
       .regex(/^[A-Za-z0-9_]{1,64}$/, "1-64 letters, digits and '_'")
@@ -80,6 +81,8 @@ const configSchema = z
               endpoint: env[ENV.rdsDataEndpoint],
             }
           : undefined,
+      /** The migration function's alone: the secret of the app user it creates and grants (Secrets Manager). */
+      appUserSecretArn: env[ENV.databaseAppSecretArn],
       region: env[ENV.awsRegion],
       s3Endpoint: env[ENV.s3Endpoint],
       s3PublicEndpoint: env[ENV.s3PublicEndpoint] ?? env[ENV.s3Endpoint],

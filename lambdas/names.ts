@@ -130,6 +130,7 @@ export const ENV = {
   databaseUrl: "DATABASE_URL",
   databaseClusterArn: "DATABASE_CLUSTER_ARN",
   databaseSecretArn: "DATABASE_SECRET_ARN",
+  databaseAppSecretArn: "DATABASE_APP_SECRET_ARN",
   databaseName: "DATABASE_NAME",
   rdsDataEndpoint: "RDS_DATA_ENDPOINT",
   awsRegion: "AWS_REGION",

@@ -4,6 +4,8 @@ import { CustomResource, Duration } from "aws-cdk-lib";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { Provider } from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
+import { ENV } from "../lambdas/names.ts";
+import { APP_PRIVILEGES, appTables } from "../schema/app-user.ts";
 import type { Database } from "./database.ts";
 import { PROJECT_ROOT, pixelLabFunction } from "./lambda-function.ts";
 
@@ -25,9 +27,13 @@ export interface MigrationsProps {
   environment: Record<string, string>;
 }
 
+/** Changes whenever the app user's grants would, so the runner grants a newly named table on deploy. */
+export const appUserGrants = (): string => `${APP_PRIVILEGES.join(",")} ON ${appTables().join(",")}`;
+
 /**
  * Applies pending migrations through the Data API on every deploy, with the same runner
- * (`schema/migrate.ts`) the local stack uses; the SQL files travel beside the bundle.
+ * (`schema/migrate.ts`) the local stack uses, then makes sure of the app user (`schema/app-user.ts`); the
+ * SQL files travel beside the bundle. The only function that signs in as the admin.
  */
 export class Migrations extends Construct {
   readonly function: NodejsFunction;
@@ -38,16 +44,22 @@ export class Migrations extends Construct {
       handler: "migrate",
       // An auto-paused cluster can take a while to resume on the first statement.
       timeout: Duration.minutes(5),
-      environment: props.environment,
+      environment: {
+        ...props.environment,
+        [ENV.databaseSecretArn]: props.database.adminSecret.secretArn,
+        [ENV.databaseAppSecretArn]: props.database.appSecret.secretArn,
+      },
       extraFiles: migrationFiles().map((file) => `schema/${file}`),
     });
-    props.database.cluster.grantDataApiAccess(fn);
+    props.database.cluster.grantAdminDataApiAccess(fn);
+    // It reads the app user's name and password to create the user and keep its password in sync.
+    props.database.appSecret.grantRead(fn);
     this.function = fn;
     const provider = new Provider(this, "Provider", { onEventHandler: fn });
     const resource = new CustomResource(this, "Schema", {
       serviceToken: provider.serviceToken,
       resourceType: "Custom::PixelLabSchema",
-      properties: { migrationsChecksum: migrationsChecksum() },
+      properties: { migrationsChecksum: migrationsChecksum(), appUserGrants: appUserGrants() },
     });
     resource.node.addDependency(props.database.cluster);
   }

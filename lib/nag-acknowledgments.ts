@@ -75,6 +75,12 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
         "Rotating the cluster secret needs a rotation Lambda with network access to the cluster (a Secrets Manager VPC endpoint in this NAT-less VPC); planned with user sign-in. The secret is read only by the Data API on behalf of IAM-authorised functions.",
     },
     {
+      scope: database.node.findChild("AppSecret"),
+      id: "AwsSolutions-SMG4",
+      reason:
+        "The app user's password is set from this secret by the migration function on every deploy; rotating it needs a rotation Lambda with network access to the cluster (as for the cluster secret). It is read only by the Data API on behalf of the API, worker, reconciler and migration functions.",
+    },
+    {
       scope: database.cluster,
       id: "AwsSolutions-RDS11",
       reason:

@@ -4,15 +4,16 @@ import type { Database } from "./database.ts";
 import { DATABASE_NAME } from "./database.ts";
 import type { Storage } from "./storage.ts";
 
-/** What every handler reads from its environment in AWS (the names come from `lambdas/names.ts`). */
+/**
+ * What every handler reads from its environment in AWS (the names come from `lambdas/names.ts`). The
+ * Data API signs in with the app user's secret; the migration function alone swaps in the admin's.
+ */
 export const runtimeEnvironment = (
   stage: string,
   storage: Storage,
   queue: IQueue,
   database: Database,
 ): Record<string, string> => {
-  const secret = database.cluster.secret;
-  if (!secret) throw new Error("the database cluster has no secret: the Data API signs in with it");
   return {
     [ENV.stage]: stage,
     [ENV.rawBucket]: storage.rawBucket.bucketName,
@@ -20,7 +21,7 @@ export const runtimeEnvironment = (
     [ENV.enhanceQueueUrl]: queue.queueUrl,
     [ENV.assetsBaseUrl]: storage.assetsBaseUrl,
     [ENV.databaseClusterArn]: database.cluster.clusterArn,
-    [ENV.databaseSecretArn]: secret.secretArn,
+    [ENV.databaseSecretArn]: database.appSecret.secretArn,
     [ENV.databaseName]: DATABASE_NAME,
   };
 };

@@ -85,7 +85,14 @@ export class AppStack extends Stack {
     new CfnOutput(this, "RawBucketName", { value: storage.rawBucket.bucketName });
     new CfnOutput(this, "EnhanceDeadLetterQueueUrl", { value: queueing.deadLetterQueue.queueUrl });
     new CfnOutput(this, "DatabaseClusterArn", { value: database.cluster.clusterArn });
-    new CfnOutput(this, "DatabaseSecretArn", { value: database.cluster.secret?.secretArn ?? "" });
+    new CfnOutput(this, "DatabaseSecretArn", {
+      value: database.adminSecret.secretArn,
+      description: "The admin's secret (migrations; the RDS query editor)",
+    });
+    new CfnOutput(this, "DatabaseAppSecretArn", {
+      value: database.appSecret.secretArn,
+      description: "The app user's secret: data-only grants, what the functions sign in with",
+    });
     new CfnOutput(this, "AlarmTopicArn", {
       value: alarms.topic.topicArn,
       description: "Subscribe to be told when photos stop flowing",

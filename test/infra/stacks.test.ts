@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { App, Validations } from "aws-cdk-lib";
+import { App, type CfnElement, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
+import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -177,8 +178,111 @@ describe("database", () => {
       DBInstanceClass: "db.serverless",
       Engine: "aurora-mysql",
     });
-    data.resourceCountIs("AWS::SecretsManager::Secret", 1);
+    data.resourceCountIs("AWS::SecretsManager::Secret", 2);
     data.resourceCountIs("AWS::EC2::NatGateway", 0);
+  });
+});
+
+describe("database users", () => {
+  interface Statement {
+    Action: string | string[];
+    Resource: unknown;
+  }
+  /** The logical id of each function in the App stack, by its role's logical id. */
+  const functionByRole = () =>
+    new Map(
+      Object.entries(app.findResources("AWS::Lambda::Function")).map(([id, fn]) => [
+        String((fn as { Properties: { Role: { "Fn::GetAtt": [string] } } }).Properties.Role["Fn::GetAtt"][0]),
+        id,
+      ]),
+    );
+  /** The functions whose role may read the secret (secretsmanager:GetSecretValue on its ARN), sorted. */
+  const readersOf = (secret: ISecret): string[] => {
+    const secretId = built.data.getLogicalId(secret.node.defaultChild as CfnElement);
+    const roles = functionByRole();
+    return Object.values(app.findResources("AWS::IAM::Policy"))
+      .flatMap((policy) => {
+        const { PolicyDocument, Roles } = (
+          policy as { Properties: { PolicyDocument: { Statement: Statement[] }; Roles: { Ref: string }[] } }
+        ).Properties;
+        const reads = PolicyDocument.Statement.some(
+          (statement) =>
+            [statement.Action].flat().includes("secretsmanager:GetSecretValue") &&
+            JSON.stringify(statement.Resource).includes(secretId),
+        );
+        return reads ? Roles.map((role) => roles.get(role.Ref) ?? `role ${role.Ref}`) : [];
+      })
+      .sort();
+  };
+  const logicalIdOf = (fn: { node: { defaultChild?: unknown } }) =>
+    built.application.getLogicalId(fn.node.defaultChild as CfnElement);
+  const migrationFunction = () => logicalIdOf(built.application.migrations.function);
+  const appFunctions = () =>
+    [
+      ...Object.values(built.application.api.functions),
+      built.application.worker.function,
+      built.application.reconciler.function,
+    ].map(logicalIdOf);
+
+  it("keeps the app user's own secret beside the admin's, attached to the cluster", () => {
+    data.hasResourceProperties("AWS::SecretsManager::Secret", {
+      GenerateSecretString: Match.objectLike({
+        SecretStringTemplate: JSON.stringify({ username: "pixel_lab_app", dbname: "pixel_lab" }),
+        ExcludeCharacters: Match.stringLikeRegexp("'"),
+      }),
+    });
+    data.resourceCountIs("AWS::SecretsManager::SecretTargetAttachment", 2);
+  });
+
+  it("lets only the migration function read the admin's secret", () => {
+    expect(readersOf(built.data.database.adminSecret)).toEqual([migrationFunction()]);
+  });
+
+  it("lets the API, worker and reconciler functions read the app user's secret, and the migration function", () => {
+    expect(readersOf(built.data.database.appSecret)).toEqual([...appFunctions(), migrationFunction()].sort());
+  });
+
+  it("gives every function but the migration one the app user's secret to sign in with", () => {
+    const signsInWith = Object.fromEntries(
+      Object.entries(app.findResources("AWS::Lambda::Function"))
+        .filter(([, fn]) => JSON.stringify(fn).includes(ENV.databaseSecretArn))
+        .map(([id, fn]) => {
+          const secret = JSON.stringify(
+            (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties
+              .Environment.Variables[ENV.databaseSecretArn],
+          );
+          const admin = built.data.getLogicalId(
+            built.data.database.adminSecret.node.defaultChild as CfnElement,
+          );
+          const appUser = built.data.getLogicalId(
+            built.data.database.appSecret.node.defaultChild as CfnElement,
+          );
+          return [id, secret.includes(admin) ? "admin" : secret.includes(appUser) ? "app" : secret];
+        }),
+    );
+    expect(signsInWith).toEqual({
+      ...Object.fromEntries(appFunctions().map((id) => [id, "app"])),
+      [migrationFunction()]: "admin",
+    });
+  });
+
+  it("grants no function read on every secret", () => {
+    const wildcard = Object.values(app.findResources("AWS::IAM::Policy")).filter((policy) =>
+      (
+        policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }
+      ).Properties.PolicyDocument.Statement.some(
+        (statement) =>
+          [statement.Action].flat().some((action) => action.startsWith("secretsmanager:")) &&
+          JSON.stringify(statement.Resource) === '"*"',
+      ),
+    );
+    expect(wildcard).toEqual([]);
+  });
+
+  it("re-runs the migration function when the app user's grants would change", () => {
+    app.hasResourceProperties("Custom::PixelLabSchema", {
+      appUserGrants: Match.stringLikeRegexp("^DELETE,INSERT,SELECT,UPDATE ON .*\\bproducts\\b"),
+    });
   });
 });
 
