@@ -1,13 +1,24 @@
 import { App } from "aws-cdk-lib";
+import { parseAllowedOrigins } from "../lambdas/config.ts";
 import { buildApp } from "../lib/app.ts";
 
 const app = new App();
 const context = (key: string): string | undefined => app.node.tryGetContext(key) ?? undefined;
 
+/** `-c allowedOrigins=https://a,https://b`; unset, the stage's CloudFront URL (see lib/storage.ts). */
+const allowedOrigins = (): string[] | undefined => {
+  const text = context("allowedOrigins");
+  if (text === undefined) return undefined;
+  const parsed = parseAllowedOrigins(text);
+  if ("problem" in parsed) throw new Error(`-c allowedOrigins: ${parsed.problem}`);
+  return parsed.origins;
+};
+
+const origins = allowedOrigins();
 buildApp(
   {
     stage: context("stage") ?? "dev",
-    allowedOrigins: (context("allowedOrigins") ?? "*").split(",").map((origin) => origin.trim()),
+    ...(origins ? { allowedOrigins: origins } : {}),
     ...(context("alarmEmail") ? { alarmEmail: context("alarmEmail") as string } : {}),
   },
   {

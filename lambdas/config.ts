@@ -6,6 +6,61 @@ const MB = 1024 * 1024;
 
 const optionalUrl = z.url().optional();
 
+/** Where the dashboard is served when nothing else is configured: the local stack's default address. */
+export const LOCAL_ALLOWED_ORIGINS = ["http://127.0.0.1:3000", "http://localhost:3000"] as const;
+
+/**
+ * Browser origins (`scheme://host[:port]`) allowed to call the API and POST photos: the dashboard's, listed,
+ * never `*`, which would let any web page a signed-in user visits call the API with their token.
+ * Returns the origins in the form browsers send them (lower-case scheme and host), or the problem.
+ */
+export const parseAllowedOrigins = (text: string): { origins: string[] } | { problem: string } => {
+  const items = text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  if (items.length === 0)
+    return { problem: "must list at least one origin, e.g. https://dashboard.example.com" };
+  const origins: string[] = [];
+  for (const item of items) {
+    if (item.includes("*")) {
+      return {
+        problem: `'${item}': list the dashboard's origins instead of a wildcard (any site could call the API)`,
+      };
+    }
+    let url: URL;
+    try {
+      url = new URL(item);
+    } catch {
+      return {
+        problem: `'${item}' is not an origin (scheme://host[:port], e.g. https://dashboard.example.com)`,
+      };
+    }
+    if (
+      !["http:", "https:"].includes(url.protocol) ||
+      url.origin.toLowerCase() !== item.replace(/\/$/, "").toLowerCase()
+    ) {
+      return {
+        problem: `'${item}' is not an origin: scheme://host[:port] only, no path, query or user (e.g. ${url.origin})`,
+      };
+    }
+    origins.push(url.origin);
+  }
+  return { origins: [...new Set(origins)] };
+};
+
+const allowedOriginsSchema = z
+  .string()
+  .default(LOCAL_ALLOWED_ORIGINS.join(","))
+  .transform((text, ctx) => {
+    const parsed = parseAllowedOrigins(text);
+    if ("problem" in parsed) {
+      ctx.addIssue({ code: "custom", message: parsed.problem });
+      return z.NEVER;
+    }
+    return parsed.origins;
+  });
+
 const configSchema = z
   .object({
     [ENV.stage]: z
@@ -37,6 +92,7 @@ const configSchema = z
     [ENV.uploadUrlTtlSeconds]: z.coerce.number().int().min(60).max(3600).default(900),
     [ENV.maxInputPixels]: z.coerce.number().int().positive().default(100_000_000),
     [ENV.maxReceiveCount]: z.coerce.number().int().min(1).default(ENHANCE_QUEUE_SETTINGS.maxReceiveCount),
+    [ENV.allowedOrigins]: allowedOriginsSchema,
     [ENV.variantSet]: z
       .string()
       .optional()
@@ -96,18 +152,27 @@ const configSchema = z
       maxInputPixels: env[ENV.maxInputPixels],
       maxReceiveCount: env[ENV.maxReceiveCount],
       variants: env[ENV.variantSet] ?? DEFAULT_VARIANT_SET,
+      /** CORS: the browser origins the HTTP handlers (and the local gateway's preflight) answer. */
+      allowedOrigins: env[ENV.allowedOrigins],
       rawRetentionDays: RAW_RETENTION_DAYS,
     };
   });
 
 export type Config = z.output<typeof configSchema>;
 
+/** Every problem with the environment's configuration, each naming its variable (none: it is valid). */
+export const configProblems = (env: NodeJS.ProcessEnv = process.env): string[] => {
+  const result = configSchema.safeParse(env);
+  return result.success
+    ? []
+    : result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+};
+
 /** Reads the environment once; a bad value stops the process with the variable's name and the problem. */
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
   const result = configSchema.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-    throw new Error(`Invalid configuration: ${problems.join("; ")}`);
+    throw new Error(`Invalid configuration: ${configProblems(env).join("; ")}`);
   }
   return result.data;
 };

@@ -147,9 +147,20 @@ export const ENV = {
   maxReceiveCount: "MAX_RECEIVE_COUNT",
   variantSet: "VARIANT_SET",
   logLevel: "POWERTOOLS_LOG_LEVEL",
+  allowedOrigins: "ALLOWED_ORIGINS",
 } as const;
 
 export type HttpMethod = "GET" | "POST";
+
+/**
+ * CORS for browsers on the allowed origins (ALLOWED_ORIGINS): API Gateway's preflight, the local gateway's
+ * and the handlers' headers all come from here. The x-amz headers carry SigV4 signatures (IAM auth).
+ */
+export const CORS_SETTINGS = {
+  allowMethods: ["GET", "POST", "OPTIONS"],
+  allowHeaders: ["content-type", "authorization", "x-amz-date", "x-amz-security-token"],
+  maxAgeSeconds: 3600,
+} as const;
 
 export interface RouteDefinition {
   method: HttpMethod;

@@ -14,7 +14,7 @@ import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { BUCKETS, RAW_PREFIX, ROUTES } from "../lambdas/names.ts";
+import { BUCKETS, CORS_SETTINGS, RAW_PREFIX, ROUTES } from "../lambdas/names.ts";
 import type { Database } from "./database.ts";
 import { pixelLabFunction } from "./lambda-function.ts";
 import type { Storage } from "./storage.ts";
@@ -27,7 +27,7 @@ export interface ApiProps {
   queue: IQueue;
   database: Database;
   environment: Record<string, string>;
-  /** Origins allowed to call the API from a browser. */
+  /** Origins allowed to call the API from a browser (never `*`). */
   allowedOrigins: string[];
   throttle?: { rateLimit: number; burstLimit: number };
 }
@@ -49,9 +49,9 @@ export class Api extends Construct {
       defaultAuthorizer: new HttpIamAuthorizer(),
       corsPreflight: {
         allowOrigins: props.allowedOrigins,
-        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST],
-        allowHeaders: ["content-type", "authorization", "x-amz-date", "x-amz-security-token"],
-        maxAge: Duration.hours(1),
+        allowMethods: CORS_SETTINGS.allowMethods.map((method) => CorsHttpMethod[method]),
+        allowHeaders: [...CORS_SETTINGS.allowHeaders],
+        maxAge: Duration.seconds(CORS_SETTINGS.maxAgeSeconds),
       },
     });
     const accessLogs = new LogGroup(this, "AccessLogs", { retention: RetentionDays.THREE_MONTHS });

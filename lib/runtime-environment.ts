@@ -23,5 +23,6 @@ export const runtimeEnvironment = (
     [ENV.databaseClusterArn]: database.cluster.clusterArn,
     [ENV.databaseSecretArn]: database.appSecret.secretArn,
     [ENV.databaseName]: DATABASE_NAME,
+    [ENV.allowedOrigins]: storage.allowedOrigins.join(","),
   };
 };

@@ -12,8 +12,11 @@ import { Worker } from "./worker.ts";
 
 export interface PixelLabSettings {
   stage: string;
-  /** Browser origins allowed to call the API and POST photos (the dashboard's). */
-  allowedOrigins: string[];
+  /**
+   * Browser origins allowed to call the API and POST photos (the dashboard's), never `*`. Default: the stage's
+   * CloudFront URL, where the dashboard is served.
+   */
+  allowedOrigins?: string[];
   alarmEmail?: string;
 }
 
@@ -30,7 +33,7 @@ export class DataStack extends Stack {
     super(scope, id, props);
     this.storage = new Storage(this, "Storage", {
       stage: settings.stage,
-      uploadOrigins: settings.allowedOrigins,
+      ...(settings.allowedOrigins ? { allowedOrigins: settings.allowedOrigins } : {}),
     });
     this.queueing = new Queueing(this, "Queueing", {
       stage: settings.stage,
@@ -58,7 +61,7 @@ export class AppStack extends Stack {
       queue: queueing.queue,
       database,
       environment,
-      allowedOrigins: settings.allowedOrigins,
+      allowedOrigins: storage.allowedOrigins,
     });
     this.worker = new Worker(this, "Worker", { storage, queue: queueing.queue, database, environment });
     this.reconciler = new Reconciler(this, "Reconciler", {

@@ -13,8 +13,11 @@ import { BUCKETS, RAW_PREFIX, RAW_RETENTION_DAYS, resourceName } from "../lambda
 
 export interface StorageProps {
   stage: string;
-  /** Origins allowed to POST photos from a browser. */
-  uploadOrigins: string[];
+  /**
+   * Browser origins allowed to POST photos and call the API: the dashboard's. Default: this stage's CloudFront
+   * URL, where the dashboard is served beside the images; never `*`.
+   */
+  allowedOrigins?: string[];
 }
 
 /** Bucket names are global: the shared logical name, made unique by account and region. */
@@ -39,6 +42,8 @@ export class Storage extends Construct {
   readonly enhancedBucket: Bucket;
   readonly logBucket: Bucket;
   readonly distribution: Distribution;
+  /** The browser origins CORS allows, here and on the HTTP API. */
+  readonly allowedOrigins: string[];
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
@@ -55,15 +60,6 @@ export class Storage extends Construct {
       bucketName: bucketName(props.stage, BUCKETS.raw),
       serverAccessLogsBucket: this.logBucket,
       serverAccessLogsPrefix: "s3/raw/",
-      cors: [
-        {
-          allowedMethods: [HttpMethods.POST],
-          allowedOrigins: props.uploadOrigins,
-          allowedHeaders: ["*"],
-          exposedHeaders: ["ETag", "Location"],
-          maxAge: 3000,
-        },
-      ],
       lifecycleRules: [
         // Originals are only needed until they are enhanced (and for re-enhancing); a seller can re-upload.
         { prefix: RAW_PREFIX, expiration: Duration.days(RAW_RETENTION_DAYS) },
@@ -90,6 +86,19 @@ export class Storage extends Construct {
       enableLogging: true,
       logBucket: this.logBucket,
       logFilePrefix: "cloudfront/",
+    });
+
+    if (props.allowedOrigins?.some((origin) => origin.includes("*"))) {
+      throw new Error("allowedOrigins must list the dashboard's origins, not a wildcard");
+    }
+    this.allowedOrigins = props.allowedOrigins ?? [this.assetsBaseUrl];
+    // After the distribution: its URL is the default origin.
+    this.rawBucket.addCorsRule({
+      allowedMethods: [HttpMethods.POST],
+      allowedOrigins: this.allowedOrigins,
+      allowedHeaders: ["*"],
+      exposedHeaders: ["ETag", "Location"],
+      maxAge: 3000,
     });
   }
 

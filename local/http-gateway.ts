@@ -3,7 +3,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { Log } from "../lambdas/domain/ports.ts";
-import { ENHANCED_PREFIX, type RouteDefinition } from "../lambdas/names.ts";
+import { CORS_SETTINGS, ENHANCED_PREFIX, type RouteDefinition } from "../lambdas/names.ts";
 import { lambdaContext } from "./lambda-context.ts";
 
 export type HttpLambda = (
@@ -18,6 +18,14 @@ export interface GatewayRoute {
 
 /** API Gateway's payload limit for HTTP APIs. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * After answering 413, the rest of an oversized body is read and dropped so the client can finish sending
+ * and read the answer (closing mid-upload resets the connection, and the client sees no answer at all);
+ * past this much more, or this long, the connection is cut.
+ */
+const DISCARD_LIMIT_BYTES = 256 * 1024 * 1024;
+const DISCARD_LIMIT_MS = 30_000;
+
 export const ASSETS_PATH = "/assets/";
 
 interface CompiledRoute extends GatewayRoute {
@@ -34,22 +42,62 @@ const compile = (route: GatewayRoute): CompiledRoute => {
   return { ...route, pattern: new RegExp(`^${source}$`), parameterNames };
 };
 
-const readBody = (request: IncomingMessage): Promise<Buffer> =>
+/** The body, or `undefined` as soon as it passes the limit (the rest is left to `discardRest`). */
+const readBody = (request: IncomingMessage): Promise<Buffer | undefined> =>
   new Promise((resolve, reject) => {
+    const declared = Number(request.headers["content-length"] ?? 0);
+    if (declared > MAX_BODY_BYTES) return resolve(undefined);
     const chunks: Buffer[] = [];
     let size = 0;
-    request.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new Error("body too large"));
-        request.destroy();
+        request.off("data", onData);
+        request.off("end", onEnd);
+        request.pause();
+        resolve(undefined);
         return;
       }
       chunks.push(chunk);
-    });
-    request.on("end", () => resolve(Buffer.concat(chunks)));
-    request.on("error", reject);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    request.on("data", onData);
+    request.on("end", onEnd);
+    request.once("error", reject);
   });
+
+/**
+ * Answers 413 first, then reads and drops what the client still sends, and only then ends the response (and,
+ * with `connection: close`, the connection): ending it at once would close the socket under a client still
+ * uploading, which sees a reset instead of the answer.
+ */
+const refuseTooLarge = (request: IncomingMessage, response: ServerResponse) => {
+  const body = JSON.stringify(
+    errorJson(
+      "PAYLOAD_TOO_LARGE",
+      `the request body is over ${MAX_BODY_BYTES / (1024 * 1024)} MB, the largest this API accepts; photos go straight to S3 with the presigned POST`,
+    ),
+  );
+  response.writeHead(413, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(body)),
+    connection: "close",
+  });
+  response.write(body);
+  if (request.readableEnded) return response.end();
+  let discarded = 0;
+  const cut = setTimeout(() => request.socket.destroy(), DISCARD_LIMIT_MS);
+  request.on("data", (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT_BYTES) request.socket.destroy();
+  });
+  request.once("end", () => {
+    clearTimeout(cut);
+    response.end();
+  });
+  request.once("close", () => clearTimeout(cut));
+  request.resume();
+};
 
 const isText = (contentType: string | undefined): boolean =>
   !contentType || /^(application\/(json|[\w.+-]+\+json|x-www-form-urlencoded)|text\/)/i.test(contentType);
@@ -110,6 +158,8 @@ const errorJson = (code: string, message: string) => ({ error: { code, message, 
 
 export interface GatewayOptions {
   routes: GatewayRoute[];
+  /** Browser origins whose CORS preflight is allowed (ALLOWED_ORIGINS): API Gateway's CORS configuration. */
+  allowedOrigins: readonly string[];
   /** Serves `/assets/{key}` from this bucket: CloudFront's part in AWS. */
   assets: { s3: S3Client; bucket: string };
   log: Log;
@@ -155,11 +205,20 @@ export const createHttpGateway = (options: GatewayOptions): RequestListener => {
       .map((route) => ({ route, match: route.pattern.exec(url.pathname) }))
       .filter((candidate) => candidate.match !== null);
     if (method === "OPTIONS" && matching.length > 0) {
-      // API Gateway answers CORS preflight itself when CORS is configured on the HTTP API.
+      // API Gateway answers CORS preflight itself when CORS is configured on the HTTP API: the origin back
+      // when it is allowed, no CORS headers at all when it is not (the browser then refuses the request).
+      const origin = request.headers.origin;
+      const allowed = origin !== undefined && options.allowedOrigins.includes(origin.toLowerCase());
       response.writeHead(204, {
-        "access-control-allow-origin": "*",
-        "access-control-allow-methods": "GET,POST,OPTIONS",
-        "access-control-allow-headers": "content-type,authorization",
+        vary: "Origin",
+        ...(allowed
+          ? {
+              "access-control-allow-origin": origin,
+              "access-control-allow-methods": CORS_SETTINGS.allowMethods.join(","),
+              "access-control-allow-headers": CORS_SETTINGS.allowHeaders.join(","),
+              "access-control-max-age": String(CORS_SETTINGS.maxAgeSeconds),
+            }
+          : {}),
       });
       return response.end();
     }
@@ -174,12 +233,8 @@ export const createHttpGateway = (options: GatewayOptions): RequestListener => {
         : sendJson(response, 404, errorJson("NOT_FOUND", `no route for ${method} ${url.pathname}`));
     }
     const { route, match } = found;
-    let body: Buffer;
-    try {
-      body = await readBody(request);
-    } catch {
-      return sendJson(response, 413, errorJson("PAYLOAD_TOO_LARGE", "the request body is over 10 MB"));
-    }
+    const body = await readBody(request);
+    if (body === undefined) return refuseTooLarge(request, response);
     const pathParameters = Object.fromEntries(
       route.parameterNames.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? "")]),
     );

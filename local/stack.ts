@@ -62,6 +62,12 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** The addresses a browser on this machine reaches the stack by: 127.0.0.1 and localhost are the same place. */
+const localOrigins = (host: string, port: number): string[] =>
+  ["127.0.0.1", "localhost"].includes(host)
+    ? [`http://127.0.0.1:${port}`, `http://localhost:${port}`]
+    : [`http://${host}:${port}`];
+
 const listen = (server: Server, port: number, host: string): Promise<number> =>
   new Promise((resolvePort, reject) => {
     server.once("error", reject);
@@ -115,6 +121,9 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
   const server = createServer();
   const port = await listen(server, local.port, local.host);
   const apiUrl = `http://${local.host}:${port}`;
+  // The dashboard is served from this stack's own address, so by default that is the one origin CORS allows.
+  const allowedOrigins =
+    env[ENV.allowedOrigins] !== undefined ? baseConfig.allowedOrigins : localOrigins(local.host, port);
   const assetsBaseUrl = `${apiUrl}${ASSETS_PATH.replace(/\/$/, "")}`;
 
   // The handlers read their configuration from the environment, as they do in Lambda.
@@ -132,6 +141,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     [ENV.maxReceiveCount]: String(baseConfig.maxReceiveCount),
     // CloudWatch metrics (EMF lines on stdout) mean nothing without CloudWatch to read them.
     POWERTOOLS_METRICS_DISABLED: env.POWERTOOLS_METRICS_DISABLED ?? "true",
+    [ENV.allowedOrigins]: allowedOrigins.join(","),
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
   });
@@ -150,6 +160,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     "request",
     createHttpGateway({
       routes,
+      allowedOrigins,
       assets: { s3, bucket: baseConfig.enhancedBucket },
       log: logger,
       timeoutSeconds: 29,

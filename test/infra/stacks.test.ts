@@ -6,6 +6,7 @@ import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  CORS_SETTINGS,
   ENHANCE_QUEUE_SETTINGS,
   ENV,
   QUEUES,
@@ -344,6 +345,88 @@ describe("functions", () => {
   });
 });
 
+describe("CORS", () => {
+  const DASHBOARD = "https://dashboard.example.com";
+
+  it("allows the configured origins alone on the HTTP API, with the shared methods and headers", () => {
+    app.hasResourceProperties("AWS::ApiGatewayV2::Api", {
+      CorsConfiguration: {
+        AllowOrigins: [DASHBOARD],
+        AllowMethods: [...CORS_SETTINGS.allowMethods],
+        AllowHeaders: [...CORS_SETTINGS.allowHeaders],
+        MaxAge: CORS_SETTINGS.maxAgeSeconds,
+      },
+    });
+  });
+
+  it("allows the configured origins alone to POST photos to the raw bucket", () => {
+    data.hasResourceProperties("AWS::S3::Bucket", {
+      CorsConfiguration: {
+        CorsRules: [Match.objectLike({ AllowedMethods: ["POST"], AllowedOrigins: [DASHBOARD] })],
+      },
+    });
+  });
+
+  it("gives every function the same origins, for the handlers' CORS headers", () => {
+    const origins = resourcesOf(app, "AWS::Lambda::Function")
+      .filter((fn) => fn.Properties.Handler === "index.handler")
+      .map(
+        (fn) =>
+          (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables[ENV.allowedOrigins],
+      );
+    expect(origins).toEqual(Array(ROUTES.length + 3).fill(DASHBOARD));
+  });
+
+  it("refuses a wildcard origin", () => {
+    expect(() => new DataStack(new App(), "Wildcard", { stage: STAGE, allowedOrigins: ["*"] })).toThrow(
+      "allowedOrigins must list the dashboard's origins, not a wildcard",
+    );
+  });
+
+  describe("without allowedOrigins", () => {
+    let defaults: { data: Template; app: Template };
+    beforeAll(() => {
+      // Bundling skipped: only the templates matter here.
+      const bare = buildApp(
+        { stage: "defaults" },
+        { app: new App({ context: { "aws:cdk:bundling-stacks": [] } }) },
+      );
+      defaults = { data: Template.fromStack(bare.data), app: Template.fromStack(bare.application) };
+    }, 120_000);
+
+    it("allows the stage's CloudFront URL, where the dashboard is served, and that origin alone", () => {
+      defaults.app.hasResourceProperties("AWS::ApiGatewayV2::Api", {
+        CorsConfiguration: Match.objectLike({
+          AllowOrigins: [
+            {
+              "Fn::Join": [
+                "",
+                ["https://", { "Fn::ImportValue": Match.stringLikeRegexp("StorageCdn.*DomainName") }],
+              ],
+            },
+          ],
+        }),
+      });
+      defaults.data.hasResourceProperties("AWS::S3::Bucket", {
+        CorsConfiguration: {
+          CorsRules: [
+            Match.objectLike({
+              AllowedOrigins: [
+                {
+                  "Fn::Join": [
+                    "",
+                    ["https://", { "Fn::GetAtt": [Match.stringLikeRegexp("^StorageCdn"), "DomainName"] }],
+                  ],
+                },
+              ],
+            }),
+          ],
+        },
+      });
+    });
+  });
+});
+
 describe("HTTP API", () => {
   it("has exactly the routes of the shared route table, each behind IAM authorization", () => {
     app.resourceCountIs("AWS::ApiGatewayV2::Route", ROUTES.length);
@@ -460,7 +543,7 @@ describe("cdk-nag (AWS Solutions)", () => {
 
   it("fails synth on the same app without those acknowledgments", () => {
     const bare = new App();
-    const settings = { stage: STAGE, allowedOrigins: ["*"] };
+    const settings = { stage: STAGE, allowedOrigins: ["https://dashboard.example.com"] };
     const dataStack = new DataStack(bare, "Data", settings);
     new AppStack(bare, "App", settings, dataStack);
     Validations.of(bare).addPlugins(new AwsSolutionsChecks(bare));

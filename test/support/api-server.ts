@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { logger } from "../../lambdas/adapters/logger.ts";
+import { loadConfig } from "../../lambdas/config.ts";
 import type { ApiDeps } from "../../lambdas/domain/products.ts";
 import { createProductsHandler } from "../../lambdas/handlers/http/create-products.ts";
 import { createUploadHandler } from "../../lambdas/handlers/http/create-upload.ts";
@@ -25,10 +26,16 @@ const factories: Record<(typeof ROUTES)[number]["handler"], (deps: ApiDeps) => H
   health: healthHandler,
 };
 
-/** The shared route table served by the local gateway, with handlers built from the test's own deps. */
+/**
+ * The shared route table served by the local gateway, with handlers built from the test's own deps. CORS
+ * allows ALLOWED_ORIGINS, as the handlers read it (set it before starting to test other origins).
+ */
 export const startApiServer = async (deps: ApiDeps, assets: { s3: S3Client; bucket: string }) => {
   const routes = ROUTES.map((definition) => ({ definition, handler: factories[definition.handler](deps) }));
-  const server = createServer(createHttpGateway({ routes, assets, log: logger, timeoutSeconds: 29 }));
+  const { allowedOrigins } = loadConfig();
+  const server = createServer(
+    createHttpGateway({ routes, allowedOrigins, assets, log: logger, timeoutSeconds: 29 }),
+  );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -44,3 +44,36 @@ describe("database configuration", () => {
     expect(() => loadConfig({ RDS_DATA_ENDPOINT: "not a url" })).toThrow("RDS_DATA_ENDPOINT:");
   });
 });
+
+describe("ALLOWED_ORIGINS", () => {
+  it("defaults to the local stack's own address", () => {
+    expect(loadConfig({}).allowedOrigins).toEqual(["http://127.0.0.1:3000", "http://localhost:3000"]);
+  });
+
+  it("takes a comma-separated list of origins, in the form browsers send them", () => {
+    expect(
+      loadConfig({
+        ALLOWED_ORIGINS:
+          " https://Dashboard.Example.com , http://127.0.0.1:5173/,https://dashboard.example.com",
+      }).allowedOrigins,
+    ).toEqual(["https://dashboard.example.com", "http://127.0.0.1:5173"]);
+  });
+
+  it("refuses a wildcard, a path and what is no origin, naming the variable", () => {
+    expect(() => loadConfig({ ALLOWED_ORIGINS: "*" })).toThrow(
+      "ALLOWED_ORIGINS: '*': list the dashboard's origins instead of a wildcard",
+    );
+    expect(() => loadConfig({ ALLOWED_ORIGINS: "https://*.example.com" })).toThrow(
+      /ALLOWED_ORIGINS: .*wildcard/,
+    );
+    expect(() => loadConfig({ ALLOWED_ORIGINS: "https://example.com/dashboard" })).toThrow(
+      "ALLOWED_ORIGINS: 'https://example.com/dashboard' is not an origin: scheme://host[:port] only",
+    );
+    expect(() => loadConfig({ ALLOWED_ORIGINS: "dashboard.example.com" })).toThrow(
+      "ALLOWED_ORIGINS: 'dashboard.example.com' is not an origin",
+    );
+    expect(() => loadConfig({ ALLOWED_ORIGINS: " , " })).toThrow(
+      "ALLOWED_ORIGINS: must list at least one origin",
+    );
+  });
+});

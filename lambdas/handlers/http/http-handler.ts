@@ -4,7 +4,9 @@ import jsonBodyParser from "@middy/http-json-body-parser";
 import httpSecurityHeaders from "@middy/http-security-headers";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { logger } from "../../adapters/logger.ts";
+import { loadConfig } from "../../config.ts";
 import { AppError, type ErrorCode } from "../../domain/errors.ts";
+import { CORS_SETTINGS } from "../../names.ts";
 
 /** The event after middy's JSON body parser: `body` holds the parsed value, not text. */
 export type ApiEvent = Omit<APIGatewayProxyEventV2, "body"> & { body?: unknown };
@@ -24,12 +26,18 @@ const errorBody = (code: ErrorCode | string, message: string, details: AppError[
 const isMiddyHttpError = (error: unknown): error is Error & { statusCode: number; expose?: boolean } =>
   error instanceof Error && "statusCode" in error && typeof error.statusCode === "number";
 
-const MIDDY_CODES: Record<number, { code: string; message: string }> = {
+/**
+ * middy's statuses as this API answers them. Its body parser says 422 for text that is not JSON; a body that
+ * cannot be parsed at all is a malformed request (400), and 422 would read as "valid JSON, wrong content",
+ * which is what VALIDATION_FAILED already says.
+ */
+const MIDDY_CODES: Record<number, { status: number; code: string; message: string }> = {
   415: {
+    status: 415,
     code: "UNSUPPORTED_MEDIA_TYPE",
     message: "the request body must be JSON (Content-Type: application/json)",
   },
-  422: { code: "MALFORMED_JSON", message: "the request body is not valid JSON" },
+  422: { status: 400, code: "MALFORMED_JSON", message: "the request body is not valid JSON" },
 };
 
 /**
@@ -42,7 +50,7 @@ export const toErrorResponse = (error: unknown, requestId: string): JsonResult =
   if (isMiddyHttpError(error) && error.statusCode < 500) {
     const known = MIDDY_CODES[error.statusCode];
     return json(
-      error.statusCode,
+      known?.status ?? error.statusCode,
       errorBody(known?.code ?? "BAD_REQUEST", known?.message ?? "the request is not valid"),
     );
   }
@@ -59,6 +67,8 @@ const serialise = (result: JsonResult): APIGatewayProxyStructuredResultV2 => ({
 export interface HttpHandlerOptions {
   /** Parse the body as JSON (and refuse other content types with 415). */
   jsonBody?: boolean;
+  /** Browser origins answered with CORS headers; default: ALLOWED_ORIGINS, as the function's configuration says. */
+  allowedOrigins?: readonly string[];
 }
 
 /**
@@ -71,9 +81,19 @@ export const httpHandler = (
 ) => {
   const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>();
   if (options.jsonBody) chain.use(jsonBodyParser<APIGatewayProxyEventV2>());
+  // An origin not listed gets no access-control-allow-origin at all, so the browser keeps the answer from
+  // the page; `Vary: Origin` keeps a cache from serving one origin's answer to another.
+  const origins = [...(options.allowedOrigins ?? loadConfig().allowedOrigins)];
   return chain
     .use(httpSecurityHeaders())
-    .use(httpCors({ origin: "*", methods: "GET,POST,OPTIONS", headers: "content-type,authorization" }))
+    .use(
+      httpCors({
+        origins,
+        methods: CORS_SETTINGS.allowMethods.join(","),
+        headers: CORS_SETTINGS.allowHeaders.join(","),
+        vary: "Origin",
+      }),
+    )
     .use({
       onError: (request) => {
         request.response = serialise(toErrorResponse(request.error, request.context.awsRequestId));
@@ -84,9 +104,14 @@ export const httpHandler = (
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The `{id}` path parameter; anything that is not a product id is a product that does not exist. */
+/**
+ * The `{id}` path parameter in its one canonical form, lower case (as ids are made): a UUID is the same id in
+ * any case, so `/products/D1FBA404-…` finds the same product and answers with the id as stored. Anything
+ * that is not a product id is a product that does not exist.
+ */
 export const productIdFrom = (event: ApiEvent): string => {
-  const id = event.pathParameters?.id ?? "";
-  if (!UUID.test(id)) throw new AppError("NOT_FOUND", `product ${id} does not exist`);
+  const given = event.pathParameters?.id ?? "";
+  const id = given.toLowerCase();
+  if (!UUID.test(id)) throw new AppError("NOT_FOUND", `product ${given} does not exist`);
   return id;
 };
