@@ -127,19 +127,17 @@ export const connectionFixes = (error: unknown): string[] => {
     case "ER_ACCESS_DENIED_NO_PASSWORD_ERROR":
       return [
         "put a user the server accepts, with its password, in DATABASE_URL (mysql://user:password@host:3306/pixel_lab);",
-        "Debian's MariaDB lets root in through its socket only: `sudo mariadb -e \"ALTER USER root@localhost IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket\"` opens TCP to it, or",
-        DOCTOR,
+        "Debian's MariaDB lets root in through its socket only: `sudo mariadb -e \"ALTER USER root@localhost IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket\"` opens TCP to it",
       ];
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return ["check the host name in DATABASE_URL, or", POINT_ELSEWHERE, DOCTOR];
+      return ["check the host name in DATABASE_URL, or", POINT_ELSEWHERE];
     case "ETIMEDOUT":
-      return ["check that the server runs and that no firewall drops the port, or", POINT_ELSEWHERE, DOCTOR];
+      return ["check that the server runs and that no firewall drops the port, or", POINT_ELSEWHERE];
     default:
       return [
         "start MariaDB or MySQL on this machine (e.g. `sudo systemctl start mariadb`), or",
         POINT_ELSEWHERE,
-        DOCTOR,
       ];
   }
 };
@@ -225,8 +223,9 @@ export const prepareLocalDatabase = async (options: {
           ? [
               "install MariaDB or MySQL (e.g. `sudo apt-get install mariadb-server`, `brew install mariadb`): with a server installed and none running, npm start runs a private one under .local/, or",
               ...connectionFixes(problem),
+              DOCTOR,
             ]
-          : connectionFixes(problem),
+          : [...connectionFixes(problem), DOCTOR],
       });
     }
     try {
@@ -244,6 +243,7 @@ export const prepareLocalDatabase = async (options: {
         fixes: [
           `read the server's log above (all of it: ${join(stateDir, "mysql-error.log")}); delete ${join(stateDir, "mysql")} to start it from nothing, or`,
           ...connectionFixes(error),
+          DOCTOR,
         ],
         ...(error instanceof PrivateServerError ? { details: error.log } : {}),
       });

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runDoctor } from "../../local/doctor.ts";
 import { findServerInstall } from "../../local/private-server.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../support/local-stack-process.ts";
 
@@ -173,6 +174,22 @@ describe("npm start with a server installed but none running", () => {
       expect(health).toMatchObject({ status: 200, body: { checks: { database: { status: "ok" } } } });
       const pid = Number(readFileSync(join(stateDir, "mysqld.pid"), "utf8").trim());
       expect(processesUsing(join(stateDir, "mysql"))).toEqual([pid]);
+
+      // `npm run doctor` finds the same private server, and signs in as the app user with the kept password.
+      const emulator = /S3 \+ SQS\s+(http:\/\/\S+)/.exec(stack.output())?.[1];
+      const report = await runDoctor(
+        {
+          PATH: process.env.PATH,
+          LOCAL_DEFAULT_DATABASE_PORT: String(probePort),
+          S3_ENDPOINT: emulator,
+          SQS_ENDPOINT: emulator,
+        },
+        { stateDir },
+      );
+      expect(report.checks.filter((check) => check.status !== "pass")).toEqual([]);
+      expect(report.checks.find((check) => check.name === "database reachable")?.detail).toMatch(
+        /npm start's private server/,
+      );
     });
     expect(code, output).toBe(0);
     expect(processesUsing(join(stateDir, "mysql"))).toEqual([]);
