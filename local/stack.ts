@@ -195,11 +195,15 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
   const reconciler = (await import("../lambdas/handlers/reconcile.ts")) as {
     handler: () => Promise<unknown>;
   };
-  let reconciling: Promise<unknown> = Promise.resolve();
+  // A tick while a run is still going is skipped, as the lease would make it skip anyway.
+  let reconciling: Promise<unknown> | undefined;
   const reconcileTimer = setInterval(() => {
-    reconciling = reconciler
+    reconciling ??= reconciler
       .handler()
-      .catch((error: unknown) => logger.error("reconciler failed", { error: String(error) }));
+      .catch((error: unknown) => logger.error("reconciler failed", { error: String(error) }))
+      .finally(() => {
+        reconciling = undefined;
+      });
   }, LOCAL_RECONCILE_INTERVAL_MS);
 
   let stopping: Promise<void> | undefined;

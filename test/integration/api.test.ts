@@ -300,6 +300,101 @@ describe("GET /products/{id}/history", () => {
   });
 });
 
+describe("GET /products/{id}/history, a page at a time", () => {
+  it("pages oldest first or newest first with a cursor, without gaps or repeats", async () => {
+    const created = await request("POST", "/products", { products: [product("HISTORY-PAGES")] });
+    const id = created.body.products[0].id;
+    await database.db
+      .insertInto("enhancement_history")
+      .values(
+        ["a", "b", "c", "d", "e"].map((error, index) => ({
+          product_id: id,
+          event: "upload_refused",
+          status: "failed",
+          error,
+          quality_metadata: null,
+          size_metadata: null,
+          created_at: new Date(Date.UTC(2026, 0, index + 1)),
+        })),
+      )
+      .execute();
+    const walk = async (query: string) => {
+      const seen: string[][] = [];
+      let cursor: string | null = null;
+      do {
+        const response = await request(
+          "GET",
+          `/products/${id}/history?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+        );
+        expect(response.status).toBe(200);
+        seen.push(response.body.history.map((entry: { error: string }) => entry.error));
+        cursor = response.body.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+    expect(await walk("limit=2")).toEqual([["a", "b"], ["c", "d"], ["e"]]);
+    expect(await walk("limit=2&order=newest")).toEqual([["e", "d"], ["c", "b"], ["a"]]);
+    expect(await walk("limit=5")).toEqual([["a", "b", "c", "d", "e"]]);
+  });
+
+  it("names each bad query parameter", async () => {
+    const created = await request("POST", "/products", { products: [product("HISTORY-BAD")] });
+    const id = created.body.products[0].id;
+    const response = await request(
+      "GET",
+      `/products/${id}/history?limit=101&order=sideways&cursor=nonsense&x=1`,
+    );
+    expect(response.status).toBe(400);
+    expect(response.body.error.details.map((detail: { path: string }) => detail.path).sort()).toEqual([
+      "limit",
+      "order",
+      "x",
+    ]);
+    const badCursor = await request("GET", `/products/${id}/history?cursor=nonsense`);
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body.error.details).toEqual([
+      { path: "cursor", message: "is not a cursor this API returned" },
+    ]);
+  });
+});
+
+describe("POST /products/{id}/enhance", () => {
+  it("answers 409 with the reason when the original photo has expired from the raw bucket", async () => {
+    const created = await request("POST", "/products", { products: [product("REENHANCE-GONE")] });
+    const id = created.body.products[0].id;
+    const key = created.body.products[0].upload.key;
+    // Processed once, long ago; the raw object has since expired.
+    await database.db
+      .insertInto("product_originals")
+      .values({
+        product_id: id,
+        upload_id: "u",
+        sequence: 1,
+        bucket: emulator.rawBucket,
+        object_key: key,
+        etag: "e",
+        bytes: 1,
+        status: "succeeded",
+        phash: "0123456789abcdef",
+        dhash: "0123456789abcdef",
+        created_at: new Date(),
+        updated_at: new Date(),
+      })
+      .execute();
+    await database.db
+      .updateTable("products")
+      .set({ status: "pending_review", last_sequence: 1 })
+      .where("id", "=", id)
+      .execute();
+    const response = await request("POST", `/products/${id}/enhance`, { mode: "FULL" });
+    expect(response.status).toBe(409);
+    expect(response.body.error).toMatchObject({
+      code: "CONFLICT",
+      message: `product ${id} cannot be re-enhanced: the original photo is no longer stored (originals are kept for 30 days after upload); upload the photo again`,
+    });
+  });
+});
+
 describe("errors and health", () => {
   it("never leaks internals in a 5xx", async () => {
     const broken = createMysqlDb("mysql://nobody:secret-password@127.0.0.1:3306/missing_database");

@@ -183,9 +183,14 @@ describe("the Data API dialect against mysql2, on one database", () => {
   it("waits for a paused (0 ACU) cluster to resume instead of failing the statement or the transaction", async () => {
     const server = database.dataApi;
     if (!server) throw new Error("no Data API stand-in");
+    const callsBefore = server.calls.length;
     server.pause(2);
     const rows = await sql<{ one: string }>`SELECT 1 AS one`.execute(dataApi);
     expect(rows.rows).toEqual([{ one: 1 }]);
+    // Two paused answers were served, and the statement was sent again until it ran.
+    expect(
+      server.calls.slice(callsBefore).map((call) => `${call.operation}${call.paused ? " (paused)" : ""}`),
+    ).toEqual(["Execute (paused)", "Execute (paused)", "Execute"]);
     server.pause(2);
     const inTransaction = await dataApi
       .transaction()

@@ -39,13 +39,14 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
   it("applies every migration once, in order, records it and releases the lock", async () => {
     database = await createTestDatabase("migrate", { migrated: false, driver, as: "admin" });
     const migrations = await loadMigrations();
-    const versions = ["001_initial", "002_analysis_and_duplicates"];
+    const versions = ["001_initial", "002_analysis_and_duplicates", "003_backlog_and_duplicate_pairs"];
     expect(migrations.map((migration) => migration.version)).toEqual(versions);
 
     expect(await migrate(database.db)).toEqual(versions);
     expect(await migrate(database.db)).toEqual([]);
     expect(await tablesOf(database)).toEqual([
       "enhancement_history",
+      "leases",
       "product_duplicates",
       "product_images",
       "product_originals",
@@ -67,8 +68,12 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
     const other = database.connect();
     try {
       const results = await Promise.all([migrate(database.db), migrate(other)]);
-      expect(results.flat()).toEqual(["001_initial", "002_analysis_and_duplicates"]);
-      expect(await database.db.selectFrom("schema_migrations").selectAll().execute()).toHaveLength(2);
+      expect(results.flat()).toEqual([
+        "001_initial",
+        "002_analysis_and_duplicates",
+        "003_backlog_and_duplicate_pairs",
+      ]);
+      expect(await database.db.selectFrom("schema_migrations").selectAll().execute()).toHaveLength(3);
     } finally {
       await other.destroy();
     }

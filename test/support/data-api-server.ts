@@ -197,6 +197,8 @@ export interface DataApiCall {
   sql?: string;
   /** For a served ExecuteStatement: the size of its JSON answer, which the 1 MiB limit applies to. */
   responseBytes?: number;
+  /** Answered as a paused cluster does (`DatabaseResumingException`) instead of being run. */
+  paused?: true;
 }
 
 export type DataApiOperation = "Execute" | "BeginTransaction" | "CommitTransaction" | "RollbackTransaction";
@@ -396,6 +398,7 @@ export const startDataApiServer = async (options: { databaseServer: string }): P
             throw new ServiceError("UnknownOperationException", 404, "POST only");
           if (resumingCalls > 0) {
             resumingCalls -= 1;
+            calls.push({ operation, paused: true });
             throw new ServiceError(
               "DatabaseResumingException",
               400,

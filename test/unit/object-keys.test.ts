@@ -12,7 +12,6 @@ describe("raw object keys", () => {
   });
 
   it("parses back every key it writes, for every upload extension", () => {
-    expect(UPLOAD_EXTENSIONS).toEqual(["jpg", "png", "webp", "avif", "tiff", "gif"]);
     for (const extension of UPLOAD_EXTENSIONS) {
       const ids = { productId: randomUUID(), uploadId: randomUUID(), extension };
       expect(parseRawKey(rawKey(ids))).toEqual(ids);

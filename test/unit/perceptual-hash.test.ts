@@ -109,7 +109,6 @@ describe("hashBands", () => {
       bandOfBit.push(changed[0] as number);
     }
     expect(new Set(bandOfBit).size).toBe(6);
-    expect(DUPLICATE_DISTANCE).toBe(5);
   });
 
   it("shares a band for every random pair within distance 5 (20 000 pairs)", () => {
@@ -248,7 +247,7 @@ describe("perceptual hashes of the corpus", () => {
     expect(falsePositives).toEqual([]);
   });
 
-  it("reports crops of 3% taken from one side only, a known limit (not asserted)", async () => {
+  it("keeps one-sided 3% crops within 12 bits, a known limit of what it finds", async () => {
     // Known limit: cutting 3% from the left and top shifts the whole frame by 1.5% of its size, which
     // moves a 64-bit DCT hash by 2–10 bits. Printed so that a change to the hash shows up here.
     const distances: number[] = [];
@@ -260,6 +259,6 @@ describe("perceptual hashes of the corpus", () => {
     console.log(
       `one-sided 3% crops: ${found} of ${files.length} within pHash ${DUPLICATE_DISTANCE}; distances ${distances.join(", ")}`,
     );
-    expect(distances.every((distance) => distance < 20)).toBe(true);
+    expect(distances.filter((distance) => distance > 12)).toEqual([]);
   });
 });
