@@ -18,7 +18,7 @@ import { extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import sharp from "sharp";
-import { QUEUES, resourceName } from "../lambdas/names.ts";
+import { appDatabaseUser, QUEUES, resourceName } from "../lambdas/names.ts";
 import { median } from "./median.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -344,8 +344,16 @@ const startLocalStack = async (databaseServer: string) => {
       child.kill("SIGINT");
       await exited;
       await rm(dataDir, { recursive: true, force: true });
-      const { dropDatabase } = await import("../lambdas/adapters/database.ts");
+      // The database and the app user the stack made for it: users live server-wide.
+      const { createMysqlDb, dropDatabase } = await import("../lambdas/adapters/database.ts");
+      const { dropAppUser } = await import("../schema/app-user.ts");
       await dropDatabase(`${databaseServer.replace(/\/+$/, "")}/${database}`);
+      const admin = createMysqlDb(`${databaseServer.replace(/\/+$/, "")}/`, { connectionLimit: 1 });
+      try {
+        await dropAppUser(admin, appDatabaseUser(database));
+      } finally {
+        await admin.destroy();
+      }
     },
   };
 };

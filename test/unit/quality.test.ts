@@ -1,10 +1,6 @@
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  assessBackground,
-  assessQuality,
-  type QualityReport,
-} from "../../lambdas/engine/quality.ts";
+import { assessBackground, assessQuality, type QualityReport } from "../../lambdas/engine/quality.ts";
 import { fromRaw, type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
 
 const CORPUS = "/work/shared/corpus";
