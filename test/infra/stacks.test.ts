@@ -112,15 +112,24 @@ describe("storage and CDN", () => {
     expect(JSON.stringify(cloudFrontRead[0]?.Properties.PolicyDocument)).toContain("AWS:SourceArn");
   });
 
-  it("gives every Lambda the CloudFront domain as the base of image URLs", () => {
-    for (const fn of resourcesOf(app, "AWS::Lambda::Function").filter((f) =>
-      JSON.stringify(f).includes(ENV.assetsBaseUrl),
-    )) {
-      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(JSON.stringify(variables[ENV.assetsBaseUrl])).toMatch(
-        /https:\/\/.*DistributionDomainName|Fn::ImportValue/,
-      );
-    }
+  it("gives every Lambda of ours the CloudFront domain as the base of image URLs", () => {
+    // Ours: a function per route, the worker, the reconciler and the migration runner (the CDK's own
+    // helpers, the Provider framework and the bucket-notification handler, read no images).
+    const ours = resourcesOf(app, "AWS::Lambda::Function").filter(
+      (fn) =>
+        (fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[
+          ENV.stage
+        ],
+    );
+    expect(ours).toHaveLength(ROUTES.length + 3);
+    const baseUrls = ours.map((fn) =>
+      JSON.stringify(
+        (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables[ENV.assetsBaseUrl],
+      ),
+    );
+    expect(
+      baseUrls.filter((url) => !/https:\/\/.*DistributionDomainName|Fn::ImportValue/.test(url ?? "")),
+    ).toEqual([]);
   });
 });
 
@@ -136,16 +145,55 @@ describe("queueing", () => {
       QueueName: resourceName(STAGE, QUEUES.enhanceDeadLetter),
       SqsManagedSseEnabled: true,
     });
-    for (const policy of resourcesOf(data, "AWS::SQS::QueuePolicy")) {
-      expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
-    }
+    // One policy per queue, each denying requests that are not over TLS.
+    const policies = resourcesOf(data, "AWS::SQS::QueuePolicy").map((policy) =>
+      JSON.stringify(policy.Properties.PolicyDocument),
+    );
+    expect(policies).toHaveLength(2);
+    expect(policies.filter((policy) => !policy.includes('"aws:SecureTransport":"false"'))).toEqual([]);
   });
 
-  it("keeps the visibility timeout at least 6× the worker's timeout", () => {
+  it("derives the queue's timings from the worker's, as deployed", () => {
     const worker = resourcesOf(app, "AWS::Lambda::Function").find((fn) => fn.Properties.MemorySize === 2048);
     const timeout = Number(worker?.Properties.Timeout);
-    expect(timeout).toBe(ENHANCE_QUEUE_SETTINGS.workerTimeoutSeconds);
-    expect(ENHANCE_QUEUE_SETTINGS.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * timeout);
+    const queue = resourcesOf(data, "AWS::SQS::Queue").find(
+      (candidate) => candidate.Properties.QueueName === resourceName(STAGE, QUEUES.enhance),
+    );
+    const visibility = Number(queue?.Properties.VisibilityTimeout);
+    const receives = Number(
+      (queue?.Properties.RedrivePolicy as { maxReceiveCount: number } | undefined)?.maxReceiveCount,
+    );
+    // AWS's advice for an SQS event source: visibility at least 6× the function's timeout.
+    expect(visibility).toBeGreaterThanOrEqual(6 * timeout);
+    // Room in one invocation for the batch's worst-case photos that the time budget lets start.
+    expect(timeout).toBeGreaterThanOrEqual(2 * ENHANCE_QUEUE_SETTINGS.photoBudgetSeconds);
+    // A product is failed as stuck only once every receive could have timed out.
+    expect(RECONCILE_SETTINGS.stuckAfterSeconds).toBeGreaterThanOrEqual(receives * visibility);
+    // A photo waiting for a busy product may wait out that whole window before it counts as a fault.
+    app.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      BatchSize: ENHANCE_QUEUE_SETTINGS.batchSize,
+    });
+  });
+
+  it("lets the worker re-send a photo that waits for a busy product, and the reconciler read the queue's counts", () => {
+    const policyOf = (prefix: string) =>
+      JSON.stringify(
+        Object.entries(app.findResources("AWS::IAM::Policy")).find(([id]) => id.startsWith(prefix))?.[1],
+      );
+    expect(policyOf("WorkerEnhanceServiceRoleDefaultPolicy")).toContain("sqs:SendMessage");
+    expect(policyOf("WorkerEnhanceServiceRoleDefaultPolicy")).toContain("sqs:ChangeMessageVisibility");
+    expect(policyOf("ReconcilerReconcileServiceRoleDefaultPolicy")).toContain("sqs:GetQueueAttributes");
+    expect(policyOf("ReconcilerReconcileServiceRoleDefaultPolicy")).toContain("sqs:SendMessage");
+  });
+
+  it("gives the reconciler a timeout its lease and time budget fit in", () => {
+    const reconciler = resourcesOf(app, "AWS::Lambda::Function").find(
+      (fn) =>
+        JSON.stringify(fn.Properties.Handler ?? "").includes("index.handler") &&
+        JSON.stringify(fn).includes("Reconcile"),
+    );
+    expect(Number(reconciler?.Properties.Timeout)).toBe(RECONCILE_SETTINGS.timeoutSeconds);
+    expect(RECONCILE_SETTINGS.timeBudgetSeconds).toBeLessThan(RECONCILE_SETTINGS.timeoutSeconds);
   });
 
   it("sends ObjectCreated events for raw/ to the queue", () => {
