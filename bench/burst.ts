@@ -10,18 +10,19 @@
  *   npm run burst -- 50 --photos DIR  # photos of yours (each product gets a distinct crop of one)
  *   npm run burst -- 50 --api http://127.0.0.1:3000 --sqs http://127.0.0.1:4566   # a running stack
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import sharp from "sharp";
-import { appDatabaseUser, QUEUES, resourceName } from "../lambdas/names.ts";
+import { createMysqlDb, dropDatabase } from "../lambdas/adapters/database.ts";
+import { appDatabaseUser, QUEUES, resourceName, WORKER_PROCESS_ENV } from "../lambdas/names.ts";
+import { callApi, uploadPhoto } from "../local/client.ts";
+import { startLocalStackProcess } from "../local/stack-process.ts";
+import { dropAppUser } from "../schema/app-user.ts";
 import { median } from "./median.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const SETTLED = new Set(["pending_review", "failed"]);
 
 export interface BurstOptions {
@@ -114,28 +115,6 @@ export const distinctPhotos = async (sources: Buffer[], count: number): Promise<
   return photos;
 };
 
-const api = async <T>(base: string, method: string, path: string, body?: unknown): Promise<T> => {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-  });
-  const payload = (await response.json()) as T;
-  if (!response.ok)
-    throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(payload)}`);
-  return payload;
-};
-
-const postUpload = async (ticket: { url: string; fields: Record<string, string> }, body: Buffer) => {
-  const form = new FormData();
-  for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
-  form.append("file", new Blob([body], { type: ticket.fields["Content-Type"] ?? "image/jpeg" }), "photo.jpg");
-  const response = await fetch(ticket.url, { method: "POST", body: form });
-  if (response.status !== 201)
-    throw new Error(`upload answered ${response.status}: ${await response.text()}`);
-};
-
 /** Runs `work` over `items`, `concurrency` at a time. */
 const eachConcurrently = async <T>(items: T[], concurrency: number, work: (item: T) => Promise<void>) => {
   let next = 0;
@@ -151,7 +130,7 @@ const productsWithStatus = async (apiUrl: string, status: string): Promise<Set<s
   const ids = new Set<string>();
   let cursor: string | null = null;
   do {
-    const page: { products: { id: string }[]; nextCursor: string | null } = await api(
+    const page: { products: { id: string }[]; nextCursor: string | null } = await callApi(
       apiUrl,
       "GET",
       `/products?status=${status}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
@@ -166,7 +145,7 @@ const historyOf = async (apiUrl: string, productId: string): Promise<HistoryEntr
   const entries: HistoryEntry[] = [];
   let cursor: string | null = null;
   do {
-    const page: { history: HistoryEntry[]; nextCursor: string | null } = await api(
+    const page: { history: HistoryEntry[]; nextCursor: string | null } = await callApi(
       apiUrl,
       "GET",
       `/products/${productId}/history?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
@@ -185,7 +164,7 @@ export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
   };
   // One bulk request per 500 products, the API's limit.
   for (let start = 0; start < count; start += 500) {
-    const batch: typeof created = await api(apiUrl, "POST", "/products", {
+    const batch: typeof created = await callApi(apiUrl, "POST", "/products", {
       products: Array.from({ length: Math.min(500, count - start) }, (_, offset) => ({
         sku: `BURST-${suffix}-${start + offset}`,
         title: `Burst photo ${start + offset}`,
@@ -205,7 +184,11 @@ export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
     created.products.map((product, index) => ({ product, index })),
     options.uploadConcurrency,
     async ({ product, index }) => {
-      await postUpload(product.upload, options.photos[index % options.photos.length] as Buffer);
+      await uploadPhoto(
+        product.upload,
+        options.photos[index % options.photos.length] as Buffer,
+        `burst-${index}.jpg`,
+      );
       uploadedAt.set(product.id, Date.now());
     },
   );
@@ -236,7 +219,7 @@ export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
   let superseded = 0;
   let duplicateWork = 0;
   await eachConcurrently([...ours], 8, async (id) => {
-    const product: { status: string; statusReason: string | null } = await api(
+    const product: { status: string; statusReason: string | null } = await callApi(
       apiUrl,
       "GET",
       `/products/${id}`,
@@ -299,56 +282,22 @@ export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
   };
 };
 
-/** `npm start` in a child process, on free ports, a fresh database and a data folder of its own. */
-const startLocalStack = async (databaseServer: string) => {
-  const dataDir = await mkdtemp(join(tmpdir(), "pixel-lab-burst-"));
+/** `npm start` in a child process on a fresh database of its own, dropped (with its app user) after. */
+const startOwnStack = async (databaseServer: string) => {
+  const server = databaseServer.replace(/\/+$/, "");
   const database = `pixel_lab_burst_${randomBytes(4).toString("hex")}`;
-  const child: ChildProcess = spawn(process.execPath, ["bin/local.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: "0",
-      LOCAL_S3_PORT: "0",
-      LOCAL_DATA_DIR: dataDir,
-      DATABASE_URL: `${databaseServer.replace(/\/+$/, "")}/${database}`,
-      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
-      MALLOC_ARENA_MAX: "2",
-      MALLOC_MMAP_THRESHOLD_: "1048576",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  const urls = await new Promise<{ apiUrl: string; sqsEndpoint: string }>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the local stack did not start:\n${output}`)), 120_000);
-    child.stdout?.on("data", () => {
-      const apiUrl = /API\s+(http:\/\/\S+)/.exec(output)?.[1];
-      const sqsEndpoint = /S3 \+ SQS\s+(http:\/\/\S+)/.exec(output)?.[1];
-      if (apiUrl && sqsEndpoint) {
-        clearTimeout(timer);
-        done({ apiUrl, sqsEndpoint });
-      }
-    });
-    exited.then((code) => fail(new Error(`the local stack exited with ${code}:\n${output}`)));
+  const stack = await startLocalStackProcess({
+    DATABASE_URL: `${server}/${database}`,
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
+    ...WORKER_PROCESS_ENV,
   });
   return {
-    ...urls,
-    output: () => output,
+    ...stack,
     async stop() {
-      child.kill("SIGINT");
-      await exited;
-      await rm(dataDir, { recursive: true, force: true });
+      await stack.stop();
       // The database and the app user the stack made for it: users live server-wide.
-      const { createMysqlDb, dropDatabase } = await import("../lambdas/adapters/database.ts");
-      const { dropAppUser } = await import("../schema/app-user.ts");
-      await dropDatabase(`${databaseServer.replace(/\/+$/, "")}/${database}`);
-      const admin = createMysqlDb(`${databaseServer.replace(/\/+$/, "")}/`, { connectionLimit: 1 });
+      await dropDatabase(`${server}/${database}`);
+      const admin = createMysqlDb(`${server}/`, { connectionLimit: 1 });
       try {
         await dropAppUser(admin, appDatabaseUser(database));
       } finally {
@@ -388,11 +337,11 @@ const main = async () => {
   const own =
     values.api && values.sqs
       ? undefined
-      : await startLocalStack(process.env.BURST_DATABASE_SERVER ?? "mysql://root@127.0.0.1:3306");
+      : await startOwnStack(process.env.BURST_DATABASE_SERVER ?? "mysql://root@127.0.0.1:3306");
   try {
     const report = await runBurst({
       apiUrl: values.api ?? own?.apiUrl ?? "",
-      sqsEndpoint: values.sqs ?? own?.sqsEndpoint ?? "",
+      sqsEndpoint: values.sqs ?? own?.emulatorUrl ?? "",
       stage: values.stage ?? "local",
       count,
       photos,

@@ -10,6 +10,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { callApi, uploadPhoto } from "../local/client.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".jpg": "image/jpeg",
@@ -41,18 +42,7 @@ interface Product {
   images: { variant: string; width: number; height: number; bytes: number; url: string }[];
 }
 
-const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-  const response = await fetch(`${api}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-  });
-  const payload = (await response.json()) as T;
-  if (!response.ok)
-    throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(payload)}`);
-  return payload;
-};
+const call = <T>(method: string, path: string, body?: unknown) => callApi<T>(api, method, path, body);
 
 const files = (await readdir(folder)).filter((name) => CONTENT_TYPES[extname(name).toLowerCase()]).sort();
 if (files.length === 0) {
@@ -82,12 +72,8 @@ const results = await Promise.all(
   files.map(async (file, index) => {
     const product = created[index];
     if (!product) throw new Error(`no product came back for ${file}`);
-    const form = new FormData();
-    for (const [name, value] of Object.entries(product.upload.fields)) form.append(name, value);
-    form.append("file", new Blob([await readFile(join(folder, file))]), file);
     const started = performance.now();
-    const upload = await fetch(product.upload.url, { method: "POST", body: form });
-    if (!upload.ok) throw new Error(`uploading ${file} answered ${upload.status}: ${await upload.text()}`);
+    await uploadPhoto(product.upload, await readFile(join(folder, file)), file);
     for (;;) {
       const current = await call<Product>("GET", `/products/${product.id}`);
       if (SETTLED.has(current.status))

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDoctor } from "../../local/doctor.ts";
 import { findServerInstall } from "../../local/private-server.ts";
-import { type LocalStackProcess, startLocalStackProcess } from "../support/local-stack-process.ts";
+import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
 
 /**
  * `npm start`'s database as a newcomer meets it. Without a reachable server it says what it tried, why that

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { distinctPhotos, runBurst } from "../../bench/burst.ts";
 import { objectCreatedEvent } from "../../lambdas/domain/s3-events.ts";
 import { BUCKETS, QUEUES, resourceName } from "../../lambdas/names.ts";
+import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
-import { type LocalStackProcess, startLocalStackProcess } from "../support/local-stack-process.ts";
 import { CORPUS, eventually, postUpload } from "../support/upload.ts";
 
 /**
@@ -64,8 +64,7 @@ const ENHANCE_QUEUE = resourceName("local", QUEUES.enhance);
 
 /** Clients of the stack's own emulator, at the address it printed, speaking S3 and SQS. */
 const emulatorClients = () => {
-  const endpoint = /S3 \+ SQS\s+(http:\/\/\S+)/.exec(stack.output())?.[1];
-  if (!endpoint) throw new Error(`the local stack printed no S3 + SQS address:\n${stack.output()}`);
+  const endpoint = stack.emulatorUrl;
   const options = {
     region: "us-east-1",
     endpoint,
@@ -311,10 +310,9 @@ describe("the local pipeline, end to end over HTTP", () => {
         readFile(new URL(`../../samples/${name}`, import.meta.url)),
       ),
     );
-    const emulatorUrl = /S3 \+ SQS\s+(http:\/\/\S+)/.exec(stack.output())?.[1] ?? "";
     const report = await runBurst({
       apiUrl: stack.apiUrl,
-      sqsEndpoint: emulatorUrl,
+      sqsEndpoint: stack.emulatorUrl,
       stage: "local",
       count: 12,
       photos: await distinctPhotos(samples, 12),

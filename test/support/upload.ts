@@ -1,25 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
+import { postPresigned, type UploadTicket } from "../../local/client.ts";
 
-export interface UploadTicket {
-  url: string;
-  fields: Record<string, string>;
-}
-
-/** Sends a file the way a browser sends a presigned POST: the policy fields first, the file last. */
+/** Sends a file as a browser sends a presigned POST, and answers S3's status and body for the test to judge. */
 export const postUpload = async (
   ticket: UploadTicket,
   body: Uint8Array,
   filename = "photo",
 ): Promise<{ status: number; text: string }> => {
-  const form = new FormData();
-  for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
-  form.append(
-    "file",
-    new Blob([body], { type: ticket.fields["Content-Type"] ?? "application/octet-stream" }),
-    filename,
-  );
-  const response = await fetch(ticket.url, { method: "POST", body: form });
+  const response = await postPresigned(ticket, body, filename);
   return { status: response.status, text: await response.text() };
 };
 

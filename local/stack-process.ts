@@ -3,10 +3,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
 
 export interface LocalStackProcess {
   apiUrl: string;
+  /** The emulator's S3 + SQS endpoint, where presigned POSTs go and the queues answer. */
+  emulatorUrl: string;
   output(): string;
   /** Sends Ctrl-C and resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -14,13 +16,14 @@ export interface LocalStackProcess {
 
 /**
  * Starts `bin/local.ts` as `npm start` would (same Node, fresh process, configured by environment
- * only) on free ports and its own data folder, and waits until it prints its API address. A variable
- * given as `undefined` is removed from the child's environment.
+ * only) on free ports and its own data folder, and waits until it prints its addresses. A variable
+ * given as `undefined` is removed from the child's environment. The end-to-end tests and the burst
+ * benchmark use it.
  */
 export const startLocalStackProcess = async (
   env: Record<string, string | undefined>,
 ): Promise<LocalStackProcess> => {
-  const dataDir = await mkdtemp(join(tmpdir(), "pixel-lab-e2e-"));
+  const dataDir = await mkdtemp(join(tmpdir(), "pixel-lab-stack-"));
   const childEnv: Record<string, string | undefined> = {
     ...process.env,
     PORT: "0",
@@ -43,13 +46,14 @@ export const startLocalStackProcess = async (
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
 
-  const apiUrl = await new Promise<string>((resolve, reject) => {
+  const urls = await new Promise<{ apiUrl: string; emulatorUrl: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`local stack did not start:\n${output}`)), 60_000);
     const look = () => {
-      const match = /API\s+(http:\/\/\S+)/.exec(output);
-      if (match?.[1]) {
+      const apiUrl = /API\s+(http:\/\/\S+)/.exec(output)?.[1];
+      const emulatorUrl = /S3 \+ SQS\s+(http:\/\/\S+)/.exec(output)?.[1];
+      if (apiUrl && emulatorUrl) {
         clearTimeout(timer);
-        resolve(match[1]);
+        resolve({ apiUrl, emulatorUrl });
       }
     };
     child.stdout?.on("data", look);
@@ -57,7 +61,7 @@ export const startLocalStackProcess = async (
   });
 
   return {
-    apiUrl,
+    ...urls,
     output: () => output,
     async stop() {
       child.kill("SIGINT");
