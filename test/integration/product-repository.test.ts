@@ -261,4 +261,41 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
     ).rejects.toThrow("a product cannot move from pending to approved");
     expect((await repository.findProduct(product.id))?.status).toBe("pending");
   });
+
+  it("pages a long history of heavy rows, each page an answer the Data API can carry", async () => {
+    const [{ product } = { product: undefined }] = await repository.createProducts(
+      [newProduct("HEAVY-HISTORY")],
+      now,
+    );
+    if (!product) throw new Error("not created");
+    // 150 rows of 8 KB of metadata each (a variant's is 2–4 KB): 1.2 MB in all, over the 1 MiB a Data
+    // API answer may carry, which the stand-in enforces as the service does.
+    const metadata = JSON.stringify({ operations: ["x".repeat(8 * 1024)] });
+    await database.db
+      .insertInto("enhancement_history")
+      .values(
+        Array.from({ length: 150 }, (_, index) => ({
+          product_id: product.id,
+          event: "variant_created",
+          variant: `v${index}`,
+          status: "succeeded",
+          quality_metadata: metadata,
+          size_metadata: null,
+          created_at: now,
+        })),
+      )
+      .execute();
+    const seen: string[] = [];
+    let afterId: number | undefined;
+    for (;;) {
+      // The API's largest page, and one more row to know whether another page follows.
+      const page = await repository.history(product.id, { limit: 101, order: "newest", afterId });
+      seen.push(...page.map((entry) => entry.variant ?? ""));
+      if (page.length < 101) break;
+      afterId = page.at(-1)?.id;
+    }
+    expect(seen).toHaveLength(150);
+    expect(new Set(seen).size).toBe(150);
+    expect(seen[0]).toBe("v149");
+  });
 });

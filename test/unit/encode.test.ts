@@ -23,6 +23,19 @@ const EXPECTED_OUTCOME = (format: OutputFormat, photo: (typeof PHOTOS)[number], 
   return targetKb === 500 ? "under-at-max-quality" : "met";
 };
 const CROSSES_STEP = new Set(["jpeg/LadyBird/200", "jpeg/Wood/200", "webp/LadyBird/200"]);
+/** How each format is served, and which encoder makes it: written out, not read from the encoder's table. */
+const SERVED_AS: Record<OutputFormat, { contentType: string; extension: string }> = {
+  jpeg: { contentType: "image/jpeg", extension: "jpg" },
+  webp: { contentType: "image/webp", extension: "webp" },
+  avif: { contentType: "image/avif", extension: "avif" },
+  png: { contentType: "image/png", extension: "png" },
+};
+const ENCODER_OF: Record<OutputFormat, string> = {
+  jpeg: "mozjpeg",
+  webp: "libwebp",
+  avif: "libheif/aom",
+  png: "libpng",
+};
 /** Effort 4 alone costs ~5 s of CPU at 2000 px: timed only on request (ENCODE_TIMINGS=1). */
 const AVIF_EFFORTS = process.env.ENCODE_TIMINGS ? [0, 2, 4] : [0, 2];
 
@@ -210,10 +223,10 @@ describe.each(FORMATS)("encode %s to a target size", (format) => {
         const { size } = encoded;
 
         expect(encoded.bytes).toBeLessThanOrEqual(target);
+        // What the bytes are, as a browser and a CDN must be told.
         expect(encoded).toMatchObject({
           format,
-          contentType: settings.contentType,
-          extension: settings.extension,
+          ...SERVED_AS[format],
           bytes: encoded.body.length,
         });
         expect(size).toMatchObject({ targetBytes: target, bytes: encoded.bytes });
@@ -230,7 +243,7 @@ describe.each(FORMATS)("encode %s to a target size", (format) => {
           bytes: encoded.bytes,
         });
         expect(size.encoder).toBe(
-          format === "png" && size.quality !== null ? "libimagequant+libpng" : settings.encoder,
+          format === "png" && size.quality !== null ? "libimagequant+libpng" : ENCODER_OF[format],
         );
 
         expect(size.outcome).toBe(EXPECTED_OUTCOME(format, name, targetKb));
@@ -248,8 +261,8 @@ describe.each(FORMATS)("encode %s to a target size", (format) => {
                 scale: 1,
                 bytes: expect.toSatisfy((bytes: number) => bytes > target),
               });
-              expect(encoded.width).toBe(Math.round(image.width * size.scale));
-              expect(size.scale).toBeGreaterThan(0.85);
+              expect(encoded.width).toBeLessThan(image.width);
+              expect(encoded.width).toBeGreaterThan(0.85 * image.width);
             } else {
               expect(encoded).toMatchObject({ width: image.width, height: image.height });
             }
@@ -280,7 +293,7 @@ describe.each(FORMATS)("encode %s to a target size", (format) => {
               bytes: expect.toSatisfy((bytes: number) => bytes > target),
             });
             expect(size.scale).toBeLessThan(1);
-            expect(encoded.width).toBe(Math.round(image.width * size.scale));
+            expect(encoded.width).toBeLessThan(image.width);
             expect(encoded.height).toBeLessThan(image.height);
             expect(encoded.bytes).toBeGreaterThanOrEqual(0.9 * target);
             break;
@@ -428,7 +441,6 @@ describe("encode at the ends of the quality range", () => {
     expect(encoded.bytes).toBeGreaterThanOrEqual(0.9 * 50 * KB);
     expect(encoded.width).toBeLessThan(noise.width);
     expect(encoded.height).toBeLessThan(noise.height);
-    expect(size.scale).toBe(encoded.width / noise.width);
     expect(size.encodes).toBeLessThanOrEqual(7);
     await expectNoMetadata(encoded);
   });

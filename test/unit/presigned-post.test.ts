@@ -25,7 +25,6 @@ describe("presigned POST", () => {
   it("posts to the bucket with the key and Content-Type as form fields", async () => {
     const { url, fields } = await presign();
     expect(url).toBe("http://127.0.0.1:9/b");
-    expect(url.endsWith("/b")).toBe(true);
     expect(fields.key).toBe(key);
     expect(fields["Content-Type"]).toBe("image/jpeg");
     expect(fields.success_action_status).toBe("201");
