@@ -73,7 +73,7 @@ export interface BackgroundReport {
 /**
  * Every threshold and weight of the assessment. Sizes are at analysis size: the image fitted inside
  * `analysisSide` (never enlarged), which is also roughly how large a product page shows a photo
- * before zooming. Calibrated on /work/shared/corpus and modified copies (test/unit/quality.test.ts).
+ * before zooming. Calibrated on the shared photo corpus and modified copies (test/unit/quality.test.ts).
  */
 export const QUALITY_THRESHOLDS = {
   /**

@@ -5,8 +5,8 @@ import { type DecodedHeader, decodeMaster, readHeader } from "../../lambdas/engi
 import { encode } from "../../lambdas/engine/encode.ts";
 import { ImageError } from "../../lambdas/engine/errors.ts";
 import { blackBilevelPng } from "../support/fixtures.ts";
+import { CORPUS } from "../support/upload.ts";
 
-const CORPUS = "/work/shared/corpus";
 const MAX_PIXELS = 100_000_000;
 
 /** What every JPEG variant starts from: the one decode (fit inside 2000 px), encoded as a JPEG. */
@@ -29,9 +29,9 @@ let bomb: Buffer;
 
 beforeAll(async () => {
   [ladyBird, apple, box] = await Promise.all([
-    readFile(`${CORPUS}/LadyBird.jpg`),
-    readFile(`${CORPUS}/apple.jpg`),
-    readFile(`${CORPUS}/box.png`),
+    readFile(`${CORPUS}LadyBird.jpg`),
+    readFile(`${CORPUS}apple.jpg`),
+    readFile(`${CORPUS}box.png`),
   ]);
   bomb = blackBilevelPng(20000, 20000);
 });

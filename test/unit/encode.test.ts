@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENCODE_DEFAULTS, type Encoded, type EncodeOptions, encode } from "../../lambdas/engine/encode.ts";
 import { fromRaw, type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
 import type { OutputFormat } from "../../lambdas/engine/vocabulary.ts";
+import { CORPUS } from "../support/upload.ts";
 
-const CORPUS = "/work/shared/corpus";
 const KB = 1024;
 const FORMATS: OutputFormat[] = ["jpeg", "webp", "avif", "png"];
 const TARGETS_KB = [50, 200, 500];
@@ -132,7 +132,7 @@ let noise: RawImage;
 
 beforeAll(async () => {
   const [ladyBird, wood, apple] = await Promise.all(
-    ["LadyBird.jpg", "Wood.jpg", "apple.jpg"].map((name) => readFile(`${CORPUS}/${name}`)),
+    ["LadyBird.jpg", "Wood.jpg", "apple.jpg"].map((name) => readFile(`${CORPUS}${name}`)),
   );
   const ladyBird2000 = await toRaw(sharp(ladyBird).resize({ width: 2000, height: 2000, fit: "inside" }));
   photos = {
@@ -324,7 +324,7 @@ describe("target sizes over the whole corpus", () => {
     const images = await Promise.all(
       names.map((name) =>
         toRaw(
-          sharp(`${CORPUS}/${name}`)
+          sharp(`${CORPUS}${name}`)
             .autoOrient()
             .flatten({ background: "#ffffff" })
             .resize({ width: 1024, height: 1024, fit: "inside" }),
@@ -397,7 +397,7 @@ describe("encode at the ends of the quality range", () => {
 
   it("PNG: the palette's top quality under the target with lossless over it is the top", async () => {
     // A busy 512 px photo: lossless ~394 KB, any palette quality ~148 KB (74% of 200 KB).
-    const fruits = await toRaw(sharp(await readFile(`${CORPUS}/fruits.jpg`)));
+    const fruits = await toRaw(sharp(await readFile(`${CORPUS}fruits.jpg`)));
     const { encoded } = await run({
       key: "",
       label: "fruits",
@@ -558,7 +558,7 @@ describe("transparency", () => {
   );
 
   it("keeps a real cut-out's alpha through a PNG search that scales down", async () => {
-    const chicky = await toRaw(sharp(await readFile(`${CORPUS}/chicky_512.png`)));
+    const chicky = await toRaw(sharp(await readFile(`${CORPUS}chicky_512.png`)));
     expect(chicky.channels).toBe(4);
     const encoded = await encode(chicky, { format: "png", targetKb: 50, keepAlpha: true });
     expect(encoded.size).toMatchObject({

@@ -7,8 +7,8 @@ import { assessBackground, assessQuality } from "../../lambdas/engine/quality.ts
 import { type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
 import { type RenderedVariant, renderVariantSet } from "../../lambdas/engine/render.ts";
 import { DEFAULT_VARIANT_SET, type VariantSpec } from "../../lambdas/engine/variant-spec.ts";
+import { CORPUS } from "../support/upload.ts";
 
-const CORPUS = new URL("../../../shared/corpus/", import.meta.url).pathname;
 const MAX_PIXELS = 100_000_000;
 
 const load = async (file: string, maxSide = 2000): Promise<RawImage> =>

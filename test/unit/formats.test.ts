@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { extensionFor } from "../../lambdas/domain/upload-types.ts";
 import { describeUnsupported, sniffImageFormat } from "../../lambdas/engine/formats.ts";
 import type { ImageFormat } from "../../lambdas/engine/vocabulary.ts";
+import { CORPUS } from "../support/upload.ts";
 
-const CORPUS = "/work/shared/corpus";
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);
 
 const tiny = () => sharp({ create: { width: 8, height: 8, channels: 3, background: "#f00" } });
@@ -13,8 +13,8 @@ const tiny = () => sharp({ create: { width: 8, height: 8, channels: 3, backgroun
 const samples = {} as Record<ImageFormat, Uint8Array>;
 
 beforeAll(async () => {
-  samples.jpeg = await readFile(`${CORPUS}/apple.jpg`);
-  samples.png = await readFile(`${CORPUS}/box.png`);
+  samples.jpeg = await readFile(`${CORPUS}apple.jpg`);
+  samples.png = await readFile(`${CORPUS}box.png`);
   samples.webp = await tiny().webp().toBuffer();
   samples.avif = await tiny().avif().toBuffer();
   samples.tiff = await tiny().tiff().toBuffer();

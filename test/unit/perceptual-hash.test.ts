@@ -10,9 +10,10 @@ import {
   type PerceptualHashes,
   perceptualHashes,
 } from "../../lambdas/engine/perceptual-hash.ts";
-import { fromRaw, type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
 
-const CORPUS = "/work/shared/corpus";
+import { fromRaw, type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
+import { CORPUS } from "../support/upload.ts";
+
 /** Pairs the corpus README calls near-duplicates, and which are harder than a re-encode or a crop. */
 const HARD_PAIRS = [
   ["aloeL.jpg", "aloeR.jpg"],
@@ -140,7 +141,7 @@ describe("perceptual hashes of the corpus", () => {
   beforeAll(async () => {
     files = (await readdir(CORPUS)).filter((file) => /\.(jpe?g|png)$/i.test(file)).sort();
     for (const file of files) {
-      const image = await toRaw(sharp(`${CORPUS}/${file}`).autoOrient().toColourspace("srgb"));
+      const image = await toRaw(sharp(`${CORPUS}${file}`).autoOrient().toColourspace("srgb"));
       images.set(file, image);
       hashes.set(file, await perceptualHashes(image));
     }
@@ -175,7 +176,7 @@ describe("perceptual hashes of the corpus", () => {
     const apple = images.get("apple.jpg") as RawImage;
     expect(await perceptualHashes(apple)).toEqual(hashes.get("apple.jpg"));
     // Transparency counts as white: an RGBA image hashes like its flattened copy.
-    const chicky = await toRaw(sharp(`${CORPUS}/chicky_512.png`));
+    const chicky = await toRaw(sharp(`${CORPUS}chicky_512.png`));
     const flattened = await toRaw(fromRaw(chicky).flatten({ background: "#ffffff" }));
     expect(
       hammingDistance((await perceptualHashes(chicky)).pHash, (await perceptualHashes(flattened)).pHash),

@@ -2,14 +2,14 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assessBackground, assessQuality, type QualityReport } from "../../lambdas/engine/quality.ts";
 import { fromRaw, type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
+import { CORPUS } from "../support/upload.ts";
 
-const CORPUS = "/work/shared/corpus";
 /** The photos the behaviours are checked on: camera photos at web size, small product shots, greyscale, alpha. */
 const PHOTOS = ["LadyBird.jpg", "Wood.jpg", "apple.jpg", "fruits.jpg", "box.png", "chicky_512.png"] as const;
 type Photo = (typeof PHOTOS)[number];
 
 const load = (file: string): Promise<RawImage> =>
-  toRaw(sharp(`${CORPUS}/${file}`).autoOrient().toColourspace("srgb"));
+  toRaw(sharp(`${CORPUS}${file}`).autoOrient().toColourspace("srgb"));
 
 /** mulberry32: a small seeded PRNG, so the noisy copies are the same on every run. */
 const prng = (seed: number) => () => {
