@@ -144,7 +144,8 @@ const portIsFree = (port: number): Promise<boolean> =>
     probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
   });
 
-const freePort = (): Promise<number> =>
+/** A TCP port nothing listens on right now (the OS picks it). */
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once("error", reject);

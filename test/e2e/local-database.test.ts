@@ -1,12 +1,11 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDoctor } from "../../local/doctor.ts";
-import { findServerInstall } from "../../local/private-server.ts";
+import { findServerInstall, freePort } from "../../local/private-server.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
 
 /**
@@ -16,15 +15,6 @@ import { type LocalStackProcess, startLocalStackProcess } from "../../local/stac
  * data on the next start. This machine's own server listens on 3306, so the port `npm start` probes is moved
  * to one where nothing listens (LOCAL_DEFAULT_DATABASE_PORT).
  */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 
 /** Every running process whose command line names this folder: the private server, if it is still there. */
 const processesUsing = (folder: string): number[] =>

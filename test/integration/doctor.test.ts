@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appUserPasswordKey } from "../../local/database.ts";
 import { type DoctorReport, runDoctor } from "../../local/doctor.ts";
+import { freePort } from "../../local/private-server.ts";
 import { loadMigrations } from "../../schema/migrate.ts";
 import { createTestDatabase, TEST_DATABASE_SERVER, uniqueDatabaseUrl } from "../support/database.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
@@ -16,16 +16,6 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 let emulator: TestEmulator;
 let stateDir: string;
 let nowhere: string;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 
 /** The environment of a local stack whose emulator is the test's. */
 const stackEnv = (databaseUrl: string): NodeJS.ProcessEnv => ({
