@@ -9,8 +9,17 @@ export const RECIPES = {
     /** Luminance percentiles mapped to black and white (a levels stretch that ignores stray pixels). */
     blackPercentile: 0.5,
     whitePercentile: 99.5,
-    /** Where the median luminance lands after the tone curve (0–1): a little below middle grey. */
+    /**
+     * Where a dark photo's median luminance lands after the tone curve (0–1): a little below middle grey. A
+     * photo already brighter keeps its median (a pale wood stays pale), up to `maxMedian`.
+     */
     targetMedian: 0.46,
+    maxMedian: 0.8,
+    /**
+     * The narrowest input range the levels stretch to 0–255: at most a 2× gain. A flat, low-contrast photo
+     * (luminance 140–184) stretched to full range turns its muted tones into black faces and harsh grain.
+     */
+    minRange: 128,
     /** Bounds of the gamma that moves the median, so a night shot is lifted, not washed out. */
     minGamma: 0.4,
     maxGamma: 1.6,
@@ -60,16 +69,29 @@ export interface ModeContext {
 const luminance = (r: number, g: number, b: number) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
 
 /**
- * A tone curve as a 256-entry lookup table over R, G and B. sharp exposes levels (`normalise`) but no
- * curve that moves the midtones by a computed gamma, so the curve is applied to the raw master here.
+ * A tone curve over luminance, as a 256-entry lookup table. sharp exposes levels (`normalise`) but no curve
+ * that moves the midtones by a computed gamma, so the curve is applied to the raw master here. Each pixel's
+ * R, G and B are scaled by the same factor, the curve's gain at its luminance: the curve changes lightness
+ * and keeps each colour's hue and saturation. Applied to R, G and B each, a steep levels stretch (a
+ * low-contrast photo's 140–184 to 0–255) would multiply every difference between channels by as much, and
+ * turn a muted backdrop into a saturated one.
  */
-const applyCurve = (image: RawImage, curve: Uint8Array): RawImage => {
+const applyLuminanceCurve = (image: RawImage, curve: Float64Array): RawImage => {
   const data = Buffer.allocUnsafe(image.data.length);
   const { channels } = image;
-  for (let index = 0; index < image.data.length; index += 1) {
-    const channel = index % channels;
-    data[index] =
-      channel < 3 ? (curve[image.data[index] as number] as number) : (image.data[index] as number);
+  const source = image.data;
+  for (let offset = 0; offset < source.length; offset += channels) {
+    const r = source[offset] as number;
+    const g = source[offset + 1] as number;
+    const b = source[offset + 2] as number;
+    const lum = luminance(r, g, b);
+    // Black has no hue to keep: it takes the curve's value as grey.
+    const gain = lum < 0.5 ? 0 : (curve[Math.round(lum)] as number) / lum;
+    const lift = lum < 0.5 ? (curve[0] as number) : 0;
+    data[offset] = Math.min(255, Math.round(r * gain + lift));
+    data[offset + 1] = Math.min(255, Math.round(g * gain + lift));
+    data[offset + 2] = Math.min(255, Math.round(b * gain + lift));
+    if (channels === 4) data[offset + 3] = source[offset + 3] as number;
   }
   return { ...image, data };
 };
@@ -100,21 +122,26 @@ const percentile = (histogram: Uint32Array, share: number): number => {
 export const lightCorrection = (image: RawImage): { image: RawImage; operation: AppliedOperation } => {
   const recipe = RECIPES.lightCorrection;
   const histogram = luminanceHistogram(image);
-  const black = percentile(histogram, recipe.blackPercentile / 100);
-  const white = Math.max(black + 32, percentile(histogram, recipe.whitePercentile / 100));
+  const low = percentile(histogram, recipe.blackPercentile / 100);
+  const high = Math.max(low, percentile(histogram, recipe.whitePercentile / 100));
+  // A range narrower than `minRange` widens around its middle, kept inside 0–255.
+  const widen = Math.max(0, recipe.minRange - (high - low)) / 2;
+  const black = Math.round(Math.max(0, Math.min(255 - recipe.minRange, low - widen)));
+  const white = Math.max(black + recipe.minRange, Math.round(Math.min(255, high + widen)));
   const median = percentile(histogram, 0.5);
+  const target = Math.min(recipe.maxMedian, Math.max(recipe.targetMedian, median / 255));
   const stretchedMedian = Math.min(0.99, Math.max(0.01, (median - black) / (white - black)));
   const gamma = Math.min(
     recipe.maxGamma,
-    Math.max(recipe.minGamma, Math.log(recipe.targetMedian) / Math.log(stretchedMedian)),
+    Math.max(recipe.minGamma, Math.log(target) / Math.log(stretchedMedian)),
   );
-  const curve = new Uint8Array(256);
+  const curve = new Float64Array(256);
   for (let value = 0; value < 256; value += 1) {
     const stretched = Math.min(1, Math.max(0, (value - black) / (white - black)));
-    curve[value] = Math.round(255 * stretched ** gamma);
+    curve[value] = 255 * stretched ** gamma;
   }
   return {
-    image: applyCurve(image, curve),
+    image: applyLuminanceCurve(image, curve),
     operation: {
       operation: "light-correction",
       reason: `levels ${black}–${white}, median ${median} → ${Math.round(255 * stretchedMedian ** gamma)}`,

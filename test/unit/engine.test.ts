@@ -120,6 +120,37 @@ describe("LIGHT_CORRECTION", () => {
     expect(after.measurements.meanLuminance).toBeGreaterThan(before.measurements.meanLuminance * 1.5);
     expect(after.scores.exposure).toBeGreaterThan(before.scores.exposure);
   });
+  it("gives a pale, low-contrast photo more contrast without darkening it or saturating its colours", async () => {
+    // A flat photo stretched to full range, channel by channel, turned pale wood into dark grey and a grey
+    // backdrop into saturated blue: the curve works on lightness, at most doubles contrast, and keeps the
+    // median of a photo that is already bright.
+    const meanChroma = (image: RawImage) => {
+      let sum = 0;
+      for (let offset = 0; offset < image.data.length; offset += image.channels) {
+        const [r, g, b] = [image.data[offset], image.data[offset + 1], image.data[offset + 2]] as number[];
+        sum +=
+          Math.max(r as number, g as number, b as number) - Math.min(r as number, g as number, b as number);
+      }
+      return sum / (image.width * image.height);
+    };
+    for (const file of [
+      `${CORPUS}Wood.jpg`,
+      new URL("../../samples/box-sideways.jpg", import.meta.url).pathname,
+    ]) {
+      const pale = await toRaw(
+        sharp(file).autoOrient().resize(1200, 1200, { fit: "inside" }).toColourspace("srgb"),
+      );
+      const before = await assessQuality(pale);
+      expect(before.flags.lowContrast, file).toBe(true);
+      const corrected = rendered(await applyMode("LIGHT_CORRECTION", pale, await contextFor(pale)));
+      const after = await assessQuality(corrected);
+      expect(after.measurements.luminanceStdDev, file).toBeGreaterThan(
+        before.measurements.luminanceStdDev * 1.3,
+      );
+      expect(after.measurements.meanLuminance, file).toBeGreaterThan(before.measurements.meanLuminance * 0.9);
+      expect(meanChroma(corrected) / meanChroma(pale), file).toBeLessThan(2.1);
+    }
+  });
 });
 
 describe("SHARPEN", () => {
