@@ -145,18 +145,22 @@ export const connectionFixes = (error: unknown): string[] => {
 /** Passwords of local app users: generated once, kept in the git-ignored state folder, readable by its owner only. */
 const PASSWORDS_FILE = "database-users.json";
 
-const appUserPassword = async (stateDir: string, key: string): Promise<string> => {
-  const file = join(stateDir, PASSWORDS_FILE);
-  let passwords: Record<string, string> = {};
+const readPasswords = async (stateDir: string): Promise<Record<string, string>> => {
   try {
-    passwords = JSON.parse(await readFile(file, "utf8")) as Record<string, string>;
+    return JSON.parse(await readFile(join(stateDir, PASSWORDS_FILE), "utf8")) as Record<string, string>;
   } catch {
     // none yet (or unreadable: a new password replaces it, and ensureAppUser sets it on the server)
+    return {};
   }
+};
+
+const appUserPassword = async (stateDir: string, key: string): Promise<string> => {
+  const passwords = await readPasswords(stateDir);
   const known = passwords[key];
   if (known) return known;
   const password = randomBytes(24).toString("base64url");
   await mkdir(stateDir, { recursive: true });
+  const file = join(stateDir, PASSWORDS_FILE);
   await writeFile(file, `${JSON.stringify({ ...passwords, [key]: password }, null, 2)}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   return password;
@@ -172,15 +176,8 @@ export const appUserPasswordKey = (databaseUrl: string, user: string, privateSer
 };
 
 /** The app user's stored password for this server, if `npm start` made one (for `npm run doctor`). */
-export const storedAppUserPassword = async (stateDir: string, key: string): Promise<string | undefined> => {
-  try {
-    return (JSON.parse(await readFile(join(stateDir, PASSWORDS_FILE), "utf8")) as Record<string, string>)[
-      key
-    ];
-  } catch {
-    return undefined;
-  }
-};
+export const storedAppUserPassword = async (stateDir: string, key: string): Promise<string | undefined> =>
+  (await readPasswords(stateDir))[key];
 
 export interface LocalDatabase {
   /** The admin's URL: migrations only. */

@@ -133,15 +133,16 @@ export const inspectAppUser = async (admin: Db, user: string): Promise<AppUserSt
 };
 
 /** `SELECT ON pixel_lab.products`, `CREATE ON *.*`, `GRANT OPTION ON pixel_lab.*`: how a person reads a privilege. */
-export const describePrivilege = (held: HeldPrivilege): string => {
-  const on =
-    held.level === "global"
-      ? "*.*"
-      : held.level === "schema"
-        ? `${held.schema}.*`
-        : `${held.schema}.${held.table}${held.column ? ` (${held.column})` : ""}`;
-  return `${held.privilege} ON ${on}`;
-};
+/** What a privilege is on (`*.*`, `db.*`, `db.table`), with names as `name` gives them. */
+const objectOf = (held: HeldPrivilege, name: (identifier: string) => string = (identifier) => identifier) =>
+  held.level === "global"
+    ? "*.*"
+    : held.level === "schema"
+      ? `${name(held.schema ?? "")}.*`
+      : `${name(held.schema ?? "")}.${name(held.table ?? "")}`;
+
+export const describePrivilege = (held: HeldPrivilege): string =>
+  `${held.privilege} ON ${objectOf(held)}${held.level === "column" && held.column ? ` (${held.column})` : ""}`;
 
 const isWanted = (held: HeldPrivilege, database: string, tables: readonly string[]): boolean =>
   held.level === "table" &&
@@ -187,14 +188,8 @@ export const compareGrants = (
 
 /** The REVOKE that takes one held privilege away. */
 const revokeStatement = (held: HeldPrivilege, user: string): string => {
-  const on =
-    held.level === "global"
-      ? "*.*"
-      : held.level === "schema"
-        ? `${quoted(held.schema ?? "")}.*`
-        : `${quoted(held.schema ?? "")}.${quoted(held.table ?? "")}`;
   const what = held.level === "column" ? `${held.privilege} (${quoted(held.column ?? "")})` : held.privilege;
-  return `REVOKE ${what} ON ${on} FROM ${account(user)}`;
+  return `REVOKE ${what} ON ${objectOf(held, quoted)} FROM ${account(user)}`;
 };
 
 export interface EnsureAppUserResult {

@@ -153,6 +153,14 @@ const sqsEvent = (bodies: unknown[], receiveCount = 1): SQSEvent => ({
 });
 
 const product = (id: string) => apiDeps.repository.findProduct(id);
+/** Puts the product in `processing` with an earlier photo, as a worker still busy with it would. */
+const processAnotherPhoto = (productId: string, key: string) =>
+  apiDeps.repository.claimSequence(
+    productId,
+    "earlier-upload",
+    { bucket: emulator.rawBucket, key: `${key}.earlier`, etag: randomUUID(), bytes: 1, landedAt: null },
+    new Date(),
+  );
 const historyOf = (id: string) => apiDeps.repository.history(id, { limit: 100, order: "oldest" });
 const images = (id: string) =>
   database.db.selectFrom("product_images").selectAll().where("product_id", "=", id).execute();
@@ -433,12 +441,7 @@ describe("enhance worker", () => {
 
   it("lets a second photo wait its turn as a fresh, delayed message while the product processes the first", async () => {
     const { productId, key, event } = await uploadedProduct(await readFile(`${CORPUS}orange.jpg`));
-    await apiDeps.repository.claimSequence(
-      productId,
-      "earlier-upload",
-      { bucket: emulator.rawBucket, key: `${key}.earlier`, etag: randomUUID(), bytes: 1, landedAt: null },
-      new Date(),
-    );
+    await processAnotherPhoto(productId, key);
     const { recorded, metrics } = metricsRecorder();
     const batch = sqsEvent([event], 2);
     const response = await createEnhanceHandler(runtimeWith(), metrics)(batch, lambdaContext("enhance", 30));
@@ -476,12 +479,7 @@ describe("enhance worker", () => {
 
   it("treats a photo that has waited longer than any sequence may run as a fault", async () => {
     const { productId, key, event } = await uploadedProduct(await readFile(`${CORPUS}orange.jpg`));
-    await apiDeps.repository.claimSequence(
-      productId,
-      "earlier-upload",
-      { bucket: emulator.rawBucket, key: `${key}.earlier`, etag: randomUUID(), bytes: 1, landedAt: null },
-      new Date(),
-    );
+    await processAnotherPhoto(productId, key);
     const batch = sqsEvent([event, { Service: "Amazon S3", Event: "s3:TestEvent" }]);
     const record = batch.Records[0];
     if (!record) throw new Error("no record");
