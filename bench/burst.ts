@@ -18,7 +18,8 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-s
 import sharp from "sharp";
 import { createMysqlDb, dropDatabase } from "../lambdas/adapters/database.ts";
 import { appDatabaseUser, QUEUES, resourceName, WORKER_PROCESS_ENV } from "../lambdas/names.ts";
-import { callApi, uploadPhoto } from "../local/client.ts";
+import { type ApiTarget, callApi, uploadPhoto } from "../local/client.ts";
+import { mintLocalToken } from "../local/identity.ts";
 import { startLocalStackProcess } from "../local/stack-process.ts";
 import { dropAppUser } from "../schema/app-user.ts";
 import { median } from "./median.ts";
@@ -26,7 +27,8 @@ import { median } from "./median.ts";
 const SETTLED = new Set(["pending_review", "failed"]);
 
 export interface BurstOptions {
-  apiUrl: string;
+  /** The API and a seller's token: the burst's products are that seller's. */
+  api: ApiTarget;
   /** The emulator's endpoint, where the DLQ's counts are read. */
   sqsEndpoint: string;
   stage: string;
@@ -126,12 +128,12 @@ const eachConcurrently = async <T>(items: T[], concurrency: number, work: (item:
 };
 
 /** Every product of the given statuses, a page at a time. */
-const productsWithStatus = async (apiUrl: string, status: string): Promise<Set<string>> => {
+const productsWithStatus = async (api: ApiTarget, status: string): Promise<Set<string>> => {
   const ids = new Set<string>();
   let cursor: string | null = null;
   do {
     const page: { products: { id: string }[]; nextCursor: string | null } = await callApi(
-      apiUrl,
+      api,
       "GET",
       `/products?status=${status}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
     );
@@ -141,12 +143,12 @@ const productsWithStatus = async (apiUrl: string, status: string): Promise<Set<s
   return ids;
 };
 
-const historyOf = async (apiUrl: string, productId: string): Promise<HistoryEntry[]> => {
+const historyOf = async (api: ApiTarget, productId: string): Promise<HistoryEntry[]> => {
   const entries: HistoryEntry[] = [];
   let cursor: string | null = null;
   do {
     const page: { history: HistoryEntry[]; nextCursor: string | null } = await callApi(
-      apiUrl,
+      api,
       "GET",
       `/products/${productId}/history?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
     );
@@ -157,14 +159,14 @@ const historyOf = async (apiUrl: string, productId: string): Promise<HistoryEntr
 };
 
 export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
-  const { apiUrl, count, progress = () => undefined } = options;
+  const { api, count, progress = () => undefined } = options;
   const suffix = randomBytes(3).toString("hex");
   const created: { products: { id: string; upload: { url: string; fields: Record<string, string> } }[] } = {
     products: [],
   };
   // One bulk request per 500 products, the API's limit.
   for (let start = 0; start < count; start += 500) {
-    const batch: typeof created = await callApi(apiUrl, "POST", "/products", {
+    const batch: typeof created = await callApi(api, "POST", "/products", {
       products: Array.from({ length: Math.min(500, count - start) }, (_, offset) => ({
         sku: `BURST-${suffix}-${start + offset}`,
         title: `Burst photo ${start + offset}`,
@@ -199,8 +201,8 @@ export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
   const deadline = started + options.timeoutMs;
   while (Date.now() < deadline) {
     const waiting = new Set([
-      ...(await productsWithStatus(apiUrl, "pending")),
-      ...(await productsWithStatus(apiUrl, "processing")),
+      ...(await productsWithStatus(api, "pending")),
+      ...(await productsWithStatus(api, "processing")),
     ]);
     unsettled = [...ours].filter((id) => waiting.has(id)).length;
     if (unsettled === 0) break;
@@ -220,7 +222,7 @@ export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
   let duplicateWork = 0;
   await eachConcurrently([...ours], 8, async (id) => {
     const product: { status: string; statusReason: string | null } = await callApi(
-      apiUrl,
+      api,
       "GET",
       `/products/${id}`,
     );
@@ -229,7 +231,7 @@ export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
       const reason = product.statusReason ?? "(no reason)";
       failureReasons[reason] = (failureReasons[reason] ?? 0) + 1;
     }
-    const history = await historyOf(apiUrl, id);
+    const history = await historyOf(api, id);
     const starts = history.filter(
       (entry) => entry.event === "status_changed" && entry.toStatus === "processing",
     );
@@ -319,6 +321,7 @@ const main = async () => {
       stage: { type: "string", default: "local" },
       concurrency: { type: "string", default: "32" },
       json: { type: "string" },
+      token: { type: "string", default: process.env.PIXEL_LAB_TOKEN },
     },
   });
   const count = Number(positionals[0] ?? 100);
@@ -340,7 +343,12 @@ const main = async () => {
       : await startOwnStack(process.env.BURST_DATABASE_SERVER ?? "mysql://root@127.0.0.1:3306");
   try {
     const report = await runBurst({
-      apiUrl: values.api ?? own?.apiUrl ?? "",
+      api: {
+        url: values.api ?? own?.apiUrl ?? "",
+        token:
+          values.token ??
+          (own ? await mintLocalToken(own.dataDir, { name: "burst", roles: ["seller"] }) : undefined),
+      },
       sqsEndpoint: values.sqs ?? own?.emulatorUrl ?? "",
       stage: values.stage ?? "local",
       count,

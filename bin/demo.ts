@@ -5,12 +5,16 @@
  *
  *   npm run demo                       # the sample shots in samples/
  *   npm run demo -- ~/photos           # your own folder
- *   PIXEL_LAB_API=https://... npm run demo -- ~/photos
+ *   PIXEL_LAB_API=https://... PIXEL_LAB_TOKEN=<access token> npm run demo -- ~/photos
+ *
+ * Against the local stack it signs in as the seller `demo` with a token from the stack's own key.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { callApi, uploadPhoto } from "../local/client.ts";
+import { type ApiTarget, callApi, uploadPhoto } from "../local/client.ts";
+import { mintLocalToken } from "../local/identity.ts";
+import { LOCAL_ENV } from "../local/stack.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".jpg": "image/jpeg",
@@ -29,9 +33,21 @@ const { values, positionals } = parseArgs({
   options: {
     api: { type: "string", default: process.env.PIXEL_LAB_API ?? "http://127.0.0.1:3000" },
     timeout: { type: "string", default: "180" },
+    seller: { type: "string", default: "demo" },
+    token: { type: "string", default: process.env.PIXEL_LAB_TOKEN },
   },
 });
-const api = (values.api ?? "").replace(/\/+$/, "");
+const apiUrl = (values.api ?? "").replace(/\/+$/, "");
+const seller = values.seller ?? "demo";
+const api: ApiTarget = {
+  url: apiUrl,
+  token:
+    values.token ??
+    (await mintLocalToken(resolve(process.env[LOCAL_ENV.dataDir] ?? ".local"), {
+      name: seller,
+      roles: ["seller"],
+    })),
+};
 const folder = resolve(positionals[0] ?? new URL("../samples/", import.meta.url).pathname);
 const timeoutMs = Number(values.timeout) * 1000;
 
@@ -63,7 +79,9 @@ const products = files.map((file) => ({
   gst: "18.00",
   contentType: CONTENT_TYPES[extname(file).toLowerCase()],
 }));
-process.stdout.write(`Creating ${files.length} products at ${api} for the photos in ${folder}\n`);
+process.stdout.write(
+  `Creating ${files.length} products at ${apiUrl} for the photos in ${folder}${values.token ? "" : `, as the seller ${seller}`}\n`,
+);
 const { products: created } = await call<{
   products: { id: string; upload: { url: string; fields: Record<string, string> } }[];
 }>("POST", "/products", { products });

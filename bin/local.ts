@@ -1,4 +1,5 @@
 import { logger } from "../lambdas/adapters/logger.ts";
+import { LOCAL_IDENTITY } from "../lambdas/names.ts";
 import { redactUrl, StartupError } from "../local/database.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
 
@@ -39,7 +40,11 @@ process.stdout.write(
     `  database  ${redactUrl(stack.databaseUrl)}`,
     `            handlers sign in as ${stack.databaseUser} (data only); migrations ran as the admin`,
     `            server: ${stack.databaseSource}`,
-    `  state     ${stack.dataDir}`,
+    `  state     ${stack.dataDir}   (the token signing key is kept here)`,
+    `  sign-in   every route but /health and /openapi.json takes a bearer token; mint one with`,
+    "              npm run -s token -- --seller alice       (or --reviewer bob)",
+    `            e.g. curl -H "Authorization: Bearer $(npm run -s token -- --seller alice)" ${stack.apiUrl}/products`,
+    `            keys: ${stack.apiUrl}${LOCAL_IDENTITY.jwksPath}   API description: ${stack.apiUrl}/openapi.json`,
     "Upload photos with `npm run demo` in another terminal. Ctrl-C stops (in-flight photos finish first).",
     "",
   ].join("\n"),

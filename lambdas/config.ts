@@ -1,8 +1,29 @@
+import type { Jwks } from "aws-jwt-verify/jwk";
 import { z } from "zod";
 import { DEFAULT_VARIANT_SET, variantSetSchema } from "./engine/variant-spec.ts";
-import { BUCKETS, ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, RAW_RETENTION_DAYS, resourceName } from "./names.ts";
+import type { IdentityConfig } from "./adapters/token-verifier.ts";
+import {
+  BUCKETS,
+  ENHANCE_QUEUE_SETTINGS,
+  ENV,
+  LOCAL_IDENTITY,
+  QUEUES,
+  RAW_RETENTION_DAYS,
+  resourceName,
+} from "./names.ts";
 
 const MB = 1024 * 1024;
+
+/** Cognito's pool when one is configured (AWS); else the local stack's key set; else none (every token refused). */
+const identityConfig = (
+  userPoolId: string | undefined,
+  clientId: string | undefined,
+  localJwks: Jwks | undefined,
+): IdentityConfig | undefined => {
+  if (userPoolId !== undefined && clientId !== undefined) return { kind: "cognito", userPoolId, clientId };
+  if (localJwks !== undefined) return { kind: "local", jwks: localJwks, ...LOCAL_IDENTITY };
+  return undefined;
+};
 
 const optionalUrl = z.url().optional();
 
@@ -93,6 +114,23 @@ const configSchema = z
     [ENV.maxInputPixels]: z.coerce.number().int().positive().default(100_000_000),
     [ENV.maxReceiveCount]: z.coerce.number().int().min(1).default(ENHANCE_QUEUE_SETTINGS.maxReceiveCount),
     [ENV.allowedOrigins]: allowedOriginsSchema,
+    [ENV.userPoolId]: z
+      .string()
+      .regex(/^[\w-]+_[0-9a-zA-Z]+$/, "must be a Cognito user pool id, e.g. eu-west-1_AbC123")
+      .optional(),
+    [ENV.userPoolClientId]: z.string().min(1).optional(),
+    [ENV.localJwks]: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return undefined;
+        try {
+          const jwks = JSON.parse(text) as { keys?: unknown };
+          if (Array.isArray(jwks.keys) && jwks.keys.length > 0) return jwks as Jwks;
+        } catch {}
+        ctx.addIssue({ code: "custom", message: 'must be a JSON key set, {"keys": [...]}' });
+        return z.NEVER;
+      }),
     [ENV.variantSet]: z
       .string()
       .optional()
@@ -115,6 +153,10 @@ const configSchema = z
         }
         return parsed.data;
       }),
+  })
+  .refine((env) => (env[ENV.userPoolId] === undefined) === (env[ENV.userPoolClientId] === undefined), {
+    path: [ENV.userPoolClientId],
+    message: `${ENV.userPoolId} and ${ENV.userPoolClientId} are set together (the pool and its app client)`,
   })
   .refine((env) => env[ENV.databaseClusterArn] === undefined || env[ENV.databaseSecretArn] !== undefined, {
     path: [ENV.databaseSecretArn],
@@ -155,6 +197,7 @@ const configSchema = z
       /** CORS: the browser origins the HTTP handlers (and the local gateway's preflight) answer. */
       allowedOrigins: env[ENV.allowedOrigins],
       rawRetentionDays: RAW_RETENTION_DAYS,
+      identity: identityConfig(env[ENV.userPoolId], env[ENV.userPoolClientId], env[ENV.localJwks]),
     };
   });
 

@@ -148,17 +148,38 @@ export const ENV = {
   variantSet: "VARIANT_SET",
   logLevel: "POWERTOOLS_LOG_LEVEL",
   allowedOrigins: "ALLOWED_ORIGINS",
+  userPoolId: "USER_POOL_ID",
+  userPoolClientId: "USER_POOL_CLIENT_ID",
+  localJwks: "LOCAL_JWKS",
+} as const;
+
+/**
+ * The Cognito groups that are this API's roles. A signed-in user in neither group may do nothing; a user in
+ * both may do what each allows.
+ */
+export const USER_GROUPS = { sellers: "sellers", reviewers: "reviewers" } as const;
+
+/**
+ * The local stack's token issuer (`npm start`, `npm run token`): tokens it signs carry this `iss` and
+ * `client_id`, and the handlers verify them with the same code that verifies Cognito's. The issuer is a
+ * fixed name rather than the stack's URL so a token keeps working when the stack moves to another port.
+ */
+export const LOCAL_IDENTITY = {
+  issuer: "urn:pixel-lab:local",
+  clientId: "pixel-lab-local-dashboard",
+  /** Served by the local gateway, as Cognito serves the pool's keys under its issuer. */
+  jwksPath: "/.well-known/jwks.json",
 } as const;
 
 export type HttpMethod = "GET" | "POST";
 
 /**
  * CORS for browsers on the allowed origins (ALLOWED_ORIGINS): API Gateway's preflight, the local gateway's
- * and the handlers' headers all come from here. The x-amz headers carry SigV4 signatures (IAM auth).
+ * and the handlers' headers all come from here. The bearer token travels in `authorization`.
  */
 export const CORS_SETTINGS = {
   allowMethods: ["GET", "POST", "OPTIONS"],
-  allowHeaders: ["content-type", "authorization", "x-amz-date", "x-amz-security-token"],
+  allowHeaders: ["content-type", "authorization"],
   maxAgeSeconds: 3600,
 } as const;
 
@@ -168,19 +189,29 @@ export interface RouteDefinition {
   path: string;
   /** Module under `lambdas/handlers/http/` that exports `handler`; also the Lambda's logical name. */
   handler: string;
+  /**
+   * `signed-in`: API Gateway's JWT authorizer admits only a valid token of the user pool, and the handler
+   * verifies it again and checks the caller's groups. `public`: anyone may call it.
+   */
+  access: "public" | "signed-in";
 }
 
-/** The HTTP API: the local server and API Gateway are both built from this table. */
+/** The HTTP API: the local server, API Gateway and the OpenAPI document are all built from this table. */
 export const ROUTES = [
-  { method: "POST", path: "/products", handler: "create-products" },
-  { method: "GET", path: "/products", handler: "list-products" },
-  { method: "POST", path: "/products/{id}/uploads", handler: "create-upload" },
-  { method: "GET", path: "/products/{id}", handler: "get-product" },
-  { method: "GET", path: "/products/{id}/duplicates", handler: "get-duplicates" },
-  { method: "GET", path: "/products/{id}/history", handler: "get-history" },
-  { method: "POST", path: "/products/{id}/enhance", handler: "enhance-product" },
-  { method: "GET", path: "/health", handler: "health" },
+  { method: "POST", path: "/products", handler: "create-products", access: "signed-in" },
+  { method: "GET", path: "/products", handler: "list-products", access: "signed-in" },
+  { method: "POST", path: "/products/{id}/uploads", handler: "create-upload", access: "signed-in" },
+  { method: "GET", path: "/products/{id}", handler: "get-product", access: "signed-in" },
+  { method: "GET", path: "/products/{id}/duplicates", handler: "get-duplicates", access: "signed-in" },
+  { method: "GET", path: "/products/{id}/history", handler: "get-history", access: "signed-in" },
+  { method: "POST", path: "/products/{id}/enhance", handler: "enhance-product", access: "signed-in" },
+  { method: "POST", path: "/products/{id}/review", handler: "review-product", access: "signed-in" },
+  { method: "POST", path: "/reviews", handler: "review-products", access: "signed-in" },
+  { method: "GET", path: "/openapi.json", handler: "openapi", access: "public" },
+  { method: "GET", path: "/health", handler: "health", access: "public" },
 ] as const satisfies readonly RouteDefinition[];
+
+export type RouteHandlerName = (typeof ROUTES)[number]["handler"];
 
 /** Deployed resource names for a stage, e.g. `pixel-lab-dev-raw`. */
 export const resourceName = (stage: string, logicalName: string): string =>

@@ -8,18 +8,26 @@ export interface UploadTicket {
   fields: Record<string, string>;
 }
 
+/** Where the API is, and the bearer token to call it with. */
+export interface ApiTarget {
+  url: string;
+  token?: string | undefined;
+}
+
 /** Calls the JSON API; a non-2xx answer throws with the route, the status and the body. */
 export const callApi = async <T>(
-  baseUrl: string,
+  api: ApiTarget,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<T> => {
-  const response = await fetch(`${baseUrl}${path}`, {
+  const response = await fetch(`${api.url}${path}`, {
     method,
-    ...(body === undefined
-      ? {}
-      : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    headers: {
+      ...(api.token ? { authorization: `Bearer ${api.token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const payload = (await response.json()) as T;
   if (!response.ok)

@@ -3,7 +3,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { Log } from "../lambdas/domain/ports.ts";
-import { CORS_SETTINGS, ENHANCED_PREFIX, type RouteDefinition } from "../lambdas/names.ts";
+import { CORS_SETTINGS, ENHANCED_PREFIX, LOCAL_IDENTITY, type RouteDefinition } from "../lambdas/names.ts";
 import { lambdaContext } from "./lambda-context.ts";
 
 export type HttpLambda = (
@@ -162,6 +162,8 @@ export interface GatewayOptions {
   allowedOrigins: readonly string[];
   /** Serves `/assets/{key}` from this bucket: CloudFront's part in AWS. */
   assets: { s3: S3Client; bucket: string };
+  /** Served at `/.well-known/jwks.json`: the public keys of the local token issuer, Cognito's part in AWS. */
+  jwks?: unknown;
   log: Log;
   timeoutSeconds: number;
 }
@@ -198,6 +200,9 @@ export const createHttpGateway = (options: GatewayOptions): RequestListener => {
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://localhost");
     const method = request.method ?? "GET";
+    if (method === "GET" && url.pathname === LOCAL_IDENTITY.jwksPath && options.jwks !== undefined) {
+      return sendJson(response, 200, options.jwks);
+    }
     if (method === "GET" && url.pathname.startsWith(ASSETS_PATH)) {
       return serveAsset(decodeURIComponent(url.pathname.slice(ASSETS_PATH.length)), response);
     }

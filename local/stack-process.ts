@@ -9,6 +9,8 @@ export interface LocalStackProcess {
   apiUrl: string;
   /** The emulator's S3 + SQS endpoint, where presigned POSTs go and the queues answer. */
   emulatorUrl: string;
+  /** Its state folder: the token signing key is there (`mintLocalToken`). */
+  dataDir: string;
   output(): string;
   /** Sends Ctrl-C and resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -62,6 +64,7 @@ export const startLocalStackProcess = async (
 
   return {
     ...urls,
+    dataDir: childEnv.LOCAL_DATA_DIR ?? dataDir,
     output: () => output,
     async stop() {
       child.kill("SIGINT");

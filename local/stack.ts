@@ -13,6 +13,7 @@ import { ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, ROUTES, resourceName } from "../la
 import { prepareLocalDatabase } from "./database.ts";
 import { type SqsHandler, startEventSourcePoller } from "./event-source-poller.ts";
 import { ASSETS_PATH, createHttpGateway, type GatewayRoute, type HttpLambda } from "./http-gateway.ts";
+import { loadOrCreateSigningKey, publicJwks } from "./identity.ts";
 import { startNotificationBridge } from "./s3-notifications.ts";
 
 /** Settings of the local stack alone; the runtime's own variables are in `lambdas/config.ts`. */
@@ -86,6 +87,8 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
   const { region } = baseConfig;
 
   await mkdir(local.dataDir, { recursive: true });
+  const signingKey = await loadOrCreateSigningKey(local.dataDir);
+  const jwks = publicJwks(signingKey);
   // First, so a database that cannot be reached stops npm start before anything else is listening.
   const database = await prepareLocalDatabase({ env, stateDir: local.dataDir, log: logger });
   const fauxqs = await startFauxqs({
@@ -142,6 +145,8 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     // CloudWatch metrics (EMF lines on stdout) mean nothing without CloudWatch to read them.
     POWERTOOLS_METRICS_DISABLED: env.POWERTOOLS_METRICS_DISABLED ?? "true",
     [ENV.allowedOrigins]: allowedOrigins.join(","),
+    // The handlers verify tokens against the local key set, as they verify Cognito's in AWS.
+    [ENV.localJwks]: JSON.stringify(jwks),
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
   });
@@ -162,6 +167,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
       routes,
       allowedOrigins,
       assets: { s3, bucket: baseConfig.enhancedBucket },
+      jwks,
       log: logger,
       timeoutSeconds: 29,
     }),

@@ -108,6 +108,8 @@ export interface EnhancementHistoryTable {
   model_version: string | null;
   external_response_id: string | null;
   error: string | null;
+  actor: ColumnType<string | null, string | null | undefined, string | null>;
+  reason: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }
 

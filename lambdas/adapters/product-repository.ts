@@ -5,12 +5,13 @@ import type {
   HistoryEntry,
   ProductImage,
   ProductRepository,
+  ReviewOutcome,
   SequenceClaim,
   SequenceCompletion,
   SourceObject,
   UploadRecord,
 } from "../domain/ports.ts";
-import { type Product, productFromRow, productToRow } from "../domain/product.ts";
+import { type Product, type ProductRow, productFromRow, productToRow } from "../domain/product.ts";
 import { type NewProduct, skuIdentity } from "../domain/product-input.ts";
 import { assertTransition, canTransition, type ProductStatus } from "../domain/product-status.ts";
 import { type Database, type Db, isDuplicateKeyError, readJson } from "./database.ts";
@@ -27,6 +28,8 @@ interface TransitionInput {
   sequence: number | null;
   sourceKey?: string;
   lastSequence?: number;
+  /** A review decision: who made it, and the main image an approval chose. */
+  review?: { actor: string; mainImage: string | null };
   now: Date;
 }
 
@@ -36,16 +39,18 @@ interface TransitionInput {
  * `enhancement_history` in the same transaction.
  */
 export const transitionStatus = async (trx: Trx, input: TransitionInput): Promise<void> => {
-  const { product, to, reason, sequence, now } = input;
+  const { product, to, reason, sequence, review, now } = input;
   assertTransition(product.status, to);
   const result = await trx
     .updateTable("products")
     .set((eb) => ({
       status: to,
       status_reason: reason,
+      status_changed_at: now,
       version: eb("version", "+", 1),
       updated_at: now,
       ...(input.lastSequence === undefined ? {} : { last_sequence: input.lastSequence }),
+      ...(review ? { main_image: review.mainImage } : {}),
     }))
     .where("id", "=", product.id)
     .where("version", "=", product.version)
@@ -56,17 +61,47 @@ export const transitionStatus = async (trx: Trx, input: TransitionInput): Promis
     .values({
       product_id: product.id,
       sequence,
-      event: "status_changed",
+      event: review ? "reviewed" : "status_changed",
       from_status: product.status,
       to_status: to,
+      variant: review?.mainImage ?? null,
       source_key: input.sourceKey ?? null,
       status: to === "failed" ? "failed" : "succeeded",
       error: to === "failed" ? reason : null,
+      actor: review?.actor ?? null,
+      reason: review ? reason : null,
       quality_metadata: null,
       size_metadata: null,
       created_at: now,
     })
     .execute();
+};
+
+/** The images of the product's newest sequence that produced any. */
+const currentImagesOf = async (db: Db | Trx, productId: string): Promise<ProductImage[]> => {
+  const rows = await db
+    .selectFrom("product_images")
+    .selectAll()
+    .where("product_id", "=", productId)
+    .where("sequence", "=", (eb) =>
+      eb
+        .selectFrom("product_images")
+        .select((s) => s.fn.max("sequence").as("latest"))
+        .where("product_id", "=", productId),
+    )
+    .orderBy("id")
+    .execute();
+  return rows.map(
+    (row): ProductImage => ({
+      sequence: row.sequence,
+      variant: row.variant,
+      key: row.object_key,
+      format: row.format,
+      width: row.width,
+      height: row.height,
+      bytes: row.bytes,
+    }),
+  );
 };
 
 /**
@@ -104,15 +139,19 @@ const newerReceivedUpload = async (
 };
 
 export const createProductRepository = (db: Db): ProductRepository => ({
-  async createProducts(products: NewProduct[], now: Date) {
+  async createProducts(sellerId: string, products: NewProduct[], now: Date) {
     const attempt = () =>
       db.transaction().execute(async (trx) => {
         const skus = products.map((product) => product.sku);
         const existing = new Map(
-          (await trx.selectFrom("products").selectAll().where("sku", "in", skus).execute()).map((row) => [
-            skuIdentity(row.sku),
-            productFromRow(row),
-          ]),
+          (
+            await trx
+              .selectFrom("products")
+              .selectAll()
+              .where("seller_id", "=", sellerId)
+              .where("sku", "in", skus)
+              .execute()
+          ).map((row) => [skuIdentity(row.sku), productFromRow(row)]),
         );
         const fresh = products
           .filter((product) => !existing.has(skuIdentity(product.sku)))
@@ -120,8 +159,11 @@ export const createProductRepository = (db: Db): ProductRepository => ({
             ({ contentType: _contentType, ...fields }): Product => ({
               ...fields,
               id: randomUUID(),
+              sellerId,
               status: "pending",
               statusReason: null,
+              statusChangedAt: now,
+              mainImage: null,
               lastSequence: 0,
               version: 1,
               createdAt: now,
@@ -151,19 +193,83 @@ export const createProductRepository = (db: Db): ProductRepository => ({
     return row ? productFromRow(row) : undefined;
   },
 
-  async listProducts({ status, limit, after }) {
+  async listProducts({ status, category, sellerId, search, sort, limit, after }) {
     let query = db.selectFrom("products").selectAll();
     if (status) query = query.where("status", "=", status);
-    if (after) {
+    if (category) query = query.where("category", "=", category);
+    if (sellerId) query = query.where("seller_id", "=", sellerId);
+    if (search) {
+      // The text is matched literally: LIKE's own wildcards in it are escaped (MySQL's escape is '\\').
+      const pattern = `%${search.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+      query = query.where((eb) => eb.or([eb("sku", "like", pattern), eb("title", "like", pattern)]));
+    }
+    if (sort === "waiting") {
+      // The review queue: products waiting for review first, each group longest-waiting first.
+      const waiting = sql<number>`(case when status = 'pending_review' then 0 else 1 end)`;
+      if (after?.sort === "waiting") {
+        query = query.where((eb) =>
+          eb.or([
+            eb(waiting, ">", after.group),
+            eb.and([
+              eb(waiting, "=", after.group),
+              eb.or([
+                eb("status_changed_at", ">", after.time),
+                eb.and([eb("status_changed_at", "=", after.time), eb("id", ">", after.id)]),
+              ]),
+            ]),
+          ]),
+        );
+      }
+      const rows = await query
+        .orderBy(waiting)
+        .orderBy("status_changed_at", "asc")
+        .orderBy("id", "asc")
+        .limit(limit)
+        .execute();
+      return rows.map(productFromRow);
+    }
+    const direction = sort === "oldest" ? "asc" : "desc";
+    const beyond = sort === "oldest" ? ">" : "<";
+    if (after && after.sort !== "waiting") {
       query = query.where((eb) =>
         eb.or([
-          eb("created_at", "<", after.createdAt),
-          eb.and([eb("created_at", "=", after.createdAt), eb("id", "<", after.id)]),
+          eb("created_at", beyond, after.time),
+          eb.and([eb("created_at", "=", after.time), eb("id", beyond, after.id)]),
         ]),
       );
     }
-    const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
+    const rows = await query.orderBy("created_at", direction).orderBy("id", direction).limit(limit).execute();
     return rows.map(productFromRow);
+  },
+
+  async decideReview({ productId, decision, actor, now }) {
+    return db.transaction().execute(async (trx): Promise<ReviewOutcome> => {
+      // Locked until the decision is written: a second reviewer's decision waits, then finds it made.
+      const row = await trx
+        .selectFrom("products")
+        .selectAll()
+        .where("id", "=", productId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) return { kind: "not-found" };
+      const product = productFromRow(row);
+      if (product.status !== "pending_review") return { kind: "not-pending", product };
+      if (decision.decision === "approve") {
+        const variants = (await currentImagesOf(trx, productId)).map((image) => image.variant);
+        if (!variants.includes(decision.mainImage)) return { kind: "unknown-variant", product, variants };
+      }
+      const approved = decision.decision === "approve";
+      await transitionStatus(trx, {
+        product,
+        to: approved ? "approved" : "rejected",
+        reason: approved ? null : decision.reason,
+        sequence: product.lastSequence,
+        review: { actor, mainImage: approved ? decision.mainImage : null },
+        now,
+      });
+      const updated = await selectProduct(trx, productId);
+      return { kind: "decided", product: productFromRow(updated as ProductRow) };
+    });
   },
 
   async thumbnails(productIds) {
@@ -180,29 +286,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
   },
 
   async currentImages(productId) {
-    const rows = await db
-      .selectFrom("product_images")
-      .selectAll()
-      .where("product_id", "=", productId)
-      .where("sequence", "=", (eb) =>
-        eb
-          .selectFrom("product_images")
-          .select((s) => s.fn.max("sequence").as("latest"))
-          .where("product_id", "=", productId),
-      )
-      .orderBy("id")
-      .execute();
-    return rows.map(
-      (row): ProductImage => ({
-        sequence: row.sequence,
-        variant: row.variant,
-        key: row.object_key,
-        format: row.format,
-        width: row.width,
-        height: row.height,
-        bytes: row.bytes,
-      }),
-    );
+    return currentImagesOf(db, productId);
   },
 
   async history(productId, { limit, order, afterId }) {
@@ -233,6 +317,8 @@ export const createProductRepository = (db: Db): ProductRepository => ({
         processingMs: row.processing_ms,
         status: row.status,
         error: row.error,
+        actor: row.actor,
+        reason: row.reason,
         createdAt: row.created_at,
       }),
     );
@@ -566,6 +652,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       .innerJoin("product_originals as o", "o.id", "d.duplicate_original_id")
       .select([
         "d.duplicate_product_id",
+        "p.seller_id",
         "p.sku",
         "p.title",
         "p.status",
@@ -582,6 +669,7 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       .execute();
     return rows.map((row) => ({
       productId: row.duplicate_product_id,
+      sellerId: row.seller_id,
       sku: row.sku,
       title: row.title,
       status: row.status,

@@ -102,6 +102,7 @@ export interface DuplicateMatch {
 
 export interface DuplicateView {
   productId: string;
+  sellerId: string;
   sku: string;
   title: string;
   status: string;
@@ -159,6 +160,10 @@ export interface HistoryEntry {
   processingMs: number | null;
   status: string;
   error: string | null;
+  /** Who did it: the reviewer of a decision. */
+  actor: string | null;
+  /** Why: a rejection's reason. */
+  reason: string | null;
   createdAt: Date;
 }
 
@@ -177,18 +182,56 @@ export interface UnreceivedUpload {
   issuedAt: Date;
 }
 
+/** How a list is ordered: newest or oldest created first, or the review queue (`waiting`). */
+export type ProductSort = "newest" | "oldest" | "waiting";
+
+/** Where the previous page of a list ended, in its sort's terms. */
+export type ListPosition =
+  | { sort: "newest" | "oldest"; time: Date; id: string }
+  /** `group` 0: products waiting for review, 1: the rest; `time`: when each entered its status. */
+  | { sort: "waiting"; group: 0 | 1; time: Date; id: string };
+
 export interface ProductListQuery {
   status?: ProductStatus | undefined;
+  category?: string | undefined;
+  sellerId?: string | undefined;
+  /** Text found in the sku or the title, matched literally. */
+  search?: string | undefined;
+  sort: ProductSort;
   limit: number;
-  after?: { createdAt: Date; id: string } | undefined;
+  after?: ListPosition | undefined;
 }
 
+/** A review decision, as the API takes it. */
+export type ReviewDecision =
+  | { decision: "approve"; mainImage: string }
+  | { decision: "reject"; reason: string };
+
+export type ReviewOutcome =
+  | { kind: "decided"; product: Product }
+  /** Decided already (by another reviewer, or never reviewable): nothing changed. */
+  | { kind: "not-pending"; product: Product }
+  /** The main image names no variant of the product's current photo. */
+  | { kind: "unknown-variant"; product: Product; variants: string[] }
+  | { kind: "not-found" };
+
 export interface ProductRepository {
-  /** All or nothing; a sku already stored comes back as that product with `created: false`. */
-  createProducts(products: NewProduct[], now: Date): Promise<{ product: Product; created: boolean }[]>;
+  /** All or nothing; a sku the seller already has comes back as that product with `created: false`. */
+  createProducts(
+    sellerId: string,
+    products: NewProduct[],
+    now: Date,
+  ): Promise<{ product: Product; created: boolean }[]>;
   findProduct(id: string): Promise<Product | undefined>;
-  /** Newest first, `limit` at most, after `cursor` (the last product of the previous page). */
+  /** Filtered and sorted, `limit` at most, after `after` (the last product of the previous page). */
   listProducts(query: ProductListQuery): Promise<Product[]>;
+  /** Applies a review decision to a product in `pending_review`, atomically: of two at once, one wins. */
+  decideReview(input: {
+    productId: string;
+    decision: ReviewDecision;
+    actor: string;
+    now: Date;
+  }): Promise<ReviewOutcome>;
   /** The `thumb` image of each product's newest sequence, by product id. */
   thumbnails(productIds: string[]): Promise<Map<string, string>>;
   /** The images of the newest sequence that produced any. */

@@ -88,11 +88,29 @@ const problemsOf = (error: z.ZodError): FieldProblem[] =>
 const validationFailed = (details: FieldProblem[]) =>
   new AppError("VALIDATION_FAILED", `the request has ${details.length} invalid field(s)`, details);
 
-/** Validates a request body, naming every bad field at once rather than the first. */
-export const parseRequest = <Schema extends z.ZodType>(schema: Schema, body: unknown): z.output<Schema> => {
+/**
+ * Validates a request body, naming every bad field at once rather than the first; `at` places a part of the
+ * body in the whole (`reviews[3]`), so its problems name the field as the client sent it.
+ */
+export const parseRequest = <Schema extends z.ZodType>(
+  schema: Schema,
+  body: unknown,
+  at: readonly PropertyKey[] = [],
+): z.output<Schema> => {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  throw validationFailed(problemsOf(result.error));
+  const problems = problemsOf(result.error);
+  if (at.length === 0) throw validationFailed(problems);
+  const prefix = formatPath(at);
+  throw validationFailed(
+    problems.map((problem) => ({
+      ...problem,
+      path:
+        problem.path === "(body)"
+          ? prefix
+          : `${prefix}${problem.path.startsWith("[") ? "" : "."}${problem.path}`,
+    })),
+  );
 };
 
 export const parseCreateProducts = (body: unknown): z.output<typeof createProductsSchema> => {

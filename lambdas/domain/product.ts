@@ -37,8 +37,14 @@ export type CatalogueFields = z.output<typeof catalogueFieldsSchema>;
 /** A stored product: the catalogue fields and what the pipeline keeps about it. */
 export const productSchema = catalogueFieldsSchema.extend({
   id: z.uuid(),
+  /** The subject (`sub`) of the seller's token: the one seller who may change the product. */
+  sellerId: z.string(),
   status: z.enum(PRODUCT_STATUSES),
   statusReason: z.string().nullable(),
+  /** When the product entered its status: how long a product has waited for review. */
+  statusChangedAt: z.date(),
+  /** The variant the reviewer chose as the product's main image when approving it. */
+  mainImage: z.string().nullable(),
   /** The newest enhancement sequence started for it (0 before the first photo). */
   lastSequence: z.number().int(),
   /** Optimistic concurrency: every change bumps it, and a write names the version it read. */
@@ -78,10 +84,11 @@ export type Json<Fields> = { [Name in keyof Fields]: Fields[Name] extends Date ?
 export type ProductJson = Json<Omit<Product, "version" | "lastSequence">> & { sequence: number };
 
 export const productJson = (product: Product): ProductJson => {
-  const { version: _version, lastSequence, createdAt, updatedAt, ...fields } = product;
+  const { version: _version, lastSequence, createdAt, updatedAt, statusChangedAt, ...fields } = product;
   return {
     ...fields,
     sequence: lastSequence,
+    statusChangedAt: statusChangedAt.toISOString(),
     createdAt: createdAt.toISOString(),
     updatedAt: updatedAt.toISOString(),
   };

@@ -1,21 +1,32 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import type { TokenVerifier } from "../adapters/token-verifier.ts";
 import { type VariantSpec, variantSpecSchema } from "../engine/variant-spec.ts";
+import { type Caller, canRead, isReviewer, requireRole } from "./caller.ts";
 import { AppError, notFound, originalMissingReason } from "./errors.ts";
 import { rawKey } from "./object-keys.ts";
 import type {
   Clock,
-  DuplicateView,
   EnhanceQueue,
+  ListPosition,
   ObjectStore,
   ProductImage,
   ProductRepository,
   UploadRecord,
 } from "./ports.ts";
-import { type Product, type ProductJson, productJson } from "./product.ts";
+import { type Product, productJson } from "./product.ts";
 import type { NewProduct } from "./product-input.ts";
 import { acceptsUploads, canTransition, PRODUCT_STATUSES } from "./product-status.ts";
 import { extensionFor, type UploadContentType } from "./upload-types.ts";
+import type {
+  DuplicateEntry,
+  HealthReport,
+  ImageView,
+  ProductListItem,
+  ProductSummary,
+  ProductView,
+  UploadTicket,
+} from "./views.ts";
 
 export interface ApiSettings {
   rawBucket: string;
@@ -28,56 +39,13 @@ export interface ApiSettings {
 }
 
 export interface ApiDeps {
+  /** Checks each request's bearer token (Cognito's in AWS, the local stack's own locally). */
+  tokens: TokenVerifier;
   repository: ProductRepository;
   objectStore: ObjectStore;
   queue: EnhanceQueue;
   settings: ApiSettings;
   clock: Clock;
-}
-
-/** A presigned POST: the browser sends `fields` plus the file (last) as multipart/form-data to `url`. */
-export interface UploadTicket {
-  url: string;
-  fields: Record<string, string>;
-  key: string;
-  expiresAt: string;
-  maxBytes: number;
-}
-
-export interface ProductSummary {
-  id: string;
-  sku: string;
-  status: Product["status"];
-  statusReason: string | null;
-  created: boolean;
-  upload: UploadTicket | null;
-}
-
-export interface ImageView {
-  variant: string;
-  url: string;
-  format: string;
-  width: number;
-  height: number;
-  bytes: number;
-  sequence: number;
-}
-
-/** What the engine measured on the current original, for a reviewer. */
-export interface AnalysisView {
-  width: number | null;
-  height: number | null;
-  quality: unknown;
-  compliance: unknown;
-}
-
-/** A duplicate as the API shows it: the stored view, with its time as ISO text and no storage key. */
-export type DuplicateEntry = Omit<DuplicateView, "originalKey" | "detectedAt"> & { detectedAt: string };
-
-export interface ProductView extends ProductJson {
-  images: ImageView[];
-  analysis: AnalysisView | null;
-  duplicates: DuplicateEntry[];
 }
 
 const planUpload = (deps: ApiDeps, productId: string, contentType: UploadContentType): UploadRecord => {
@@ -110,12 +78,17 @@ const presign = async (deps: ApiDeps, upload: UploadRecord): Promise<UploadTicke
 };
 
 /**
- * Creates the products that are new, returns the ones whose sku is known, and hands each product that
- * still takes photos a presigned POST for its declared content type.
+ * Creates the seller's products that are new, returns the ones whose sku the seller already has, and hands
+ * each product that still takes photos a presigned POST for its declared content type.
  */
-export const createProducts = async (deps: ApiDeps, products: NewProduct[]): Promise<ProductSummary[]> => {
+export const createProducts = async (
+  deps: ApiDeps,
+  caller: Caller,
+  products: NewProduct[],
+): Promise<ProductSummary[]> => {
+  requireRole(caller, "seller", "create products");
   const now = deps.clock();
-  const results = await deps.repository.createProducts(products, now);
+  const results = await deps.repository.createProducts(caller.id, products, now);
   const uploads = results.map(({ product }, index) =>
     acceptsUploads(product.status)
       ? planUpload(deps, product.id, (products[index] as NewProduct).contentType)
@@ -140,13 +113,32 @@ export const createProducts = async (deps: ApiDeps, products: NewProduct[]): Pro
   );
 };
 
+/**
+ * The product if this caller may read it. Another seller's product does not exist for a seller: the answer
+ * is the same 404 as for an id nobody has, so a product's existence is never revealed.
+ */
+const readableProduct = async (deps: ApiDeps, caller: Caller, productId: string): Promise<Product> => {
+  const product = await deps.repository.findProduct(productId);
+  if (!product || !canRead(caller, product)) throw notFound("product", productId);
+  return product;
+};
+
+/** The product if this caller is its seller: only the seller adds photos or asks for new variants. */
+const ownProduct = async (deps: ApiDeps, caller: Caller, productId: string, action: string) => {
+  const product = await readableProduct(deps, caller, productId);
+  if (product.sellerId !== caller.id) {
+    throw new AppError("FORBIDDEN", `only the product's seller may ${action}`);
+  }
+  return product;
+};
+
 export const createUpload = async (
   deps: ApiDeps,
+  caller: Caller,
   productId: string,
   contentType: UploadContentType,
 ): Promise<UploadTicket> => {
-  const product = await deps.repository.findProduct(productId);
-  if (!product) throw notFound("product", productId);
+  const product = await ownProduct(deps, caller, productId, "upload its photos");
   if (!acceptsUploads(product.status)) {
     throw new AppError("CONFLICT", `product ${productId} is ${product.status} and takes no new photos`);
   }
@@ -165,13 +157,12 @@ const imageView = (settings: ApiSettings, image: ProductImage): ImageView => ({
   sequence: image.sequence,
 });
 
-export const getProduct = async (deps: ApiDeps, productId: string): Promise<ProductView> => {
-  const product = await deps.repository.findProduct(productId);
-  if (!product) throw notFound("product", productId);
+export const getProduct = async (deps: ApiDeps, caller: Caller, productId: string): Promise<ProductView> => {
+  const product = await readableProduct(deps, caller, productId);
   const [images, original, duplicates] = await Promise.all([
     deps.repository.currentImages(productId),
     deps.repository.latestOriginal(productId),
-    listDuplicates(deps, productId),
+    listDuplicates(deps, caller, productId),
   ]);
   const analysis = original?.analysis as { quality?: unknown; compliance?: unknown } | null | undefined;
   return {
@@ -192,12 +183,21 @@ export const getProduct = async (deps: ApiDeps, productId: string): Promise<Prod
 /** A product shows at most this many near-duplicates, the closest first. */
 export const DUPLICATES_SHOWN = 100;
 
-const listDuplicates = async (deps: ApiDeps, productId: string): Promise<DuplicateEntry[]> =>
+/**
+ * A seller learns that a near-duplicate exists in the catalogue, and how close it is, but not whose product
+ * it is: only reviewers see other sellers' products.
+ */
+const listDuplicates = async (deps: ApiDeps, caller: Caller, productId: string): Promise<DuplicateEntry[]> =>
   (await deps.repository.duplicatesOf(productId, DUPLICATES_SHOWN)).map((duplicate) => ({
-    productId: duplicate.productId,
-    sku: duplicate.sku,
-    title: duplicate.title,
-    status: duplicate.status,
+    product: canRead(caller, duplicate)
+      ? {
+          id: duplicate.productId,
+          sellerId: duplicate.sellerId,
+          sku: duplicate.sku,
+          title: duplicate.title,
+          status: duplicate.status as Product["status"],
+        }
+      : null,
     pHashDistance: duplicate.pHashDistance,
     dHashDistance: duplicate.dHashDistance,
     detectedAt: duplicate.detectedAt.toISOString(),
@@ -206,10 +206,11 @@ const listDuplicates = async (deps: ApiDeps, productId: string): Promise<Duplica
 /** The products whose photos this product's photos nearly duplicate (same shot re-encoded, resized, …). */
 export const getDuplicates = async (
   deps: ApiDeps,
+  caller: Caller,
   productId: string,
 ): Promise<{ duplicates: DuplicateEntry[] }> => {
-  if (!(await deps.repository.findProduct(productId))) throw notFound("product", productId);
-  return { duplicates: await listDuplicates(deps, productId) };
+  await readableProduct(deps, caller, productId);
+  return { duplicates: await listDuplicates(deps, caller, productId) };
 };
 
 export const reenhanceRequestSchema = variantSpecSchema.omit({ name: true }).extend({
@@ -229,11 +230,11 @@ export interface ReenhanceAccepted {
  */
 export const requestReenhancement = async (
   deps: ApiDeps,
+  caller: Caller,
   productId: string,
   request: z.output<typeof reenhanceRequestSchema>,
 ): Promise<ReenhanceAccepted> => {
-  const product = await deps.repository.findProduct(productId);
-  if (!product) throw notFound("product", productId);
+  const product = await ownProduct(deps, caller, productId, "ask for new variants");
   if (!canTransition(product.status, "processing")) {
     throw new AppError(
       "CONFLICT",
@@ -263,12 +264,7 @@ export const requestReenhancement = async (
   return accepted;
 };
 
-export type CheckResult = { status: "ok"; latencyMs: number } | { status: "unavailable"; latencyMs: number };
-
-export interface HealthReport {
-  status: "ok" | "degraded";
-  checks: { database: CheckResult; objectStore: CheckResult; queue: CheckResult };
-}
+type CheckResult = HealthReport["checks"]["database"];
 
 /** A dependency that has not answered by then counts as unavailable: a health check must not hang. */
 export const HEALTH_PROBE_TIMEOUT_MS = 3000;
@@ -305,79 +301,113 @@ export const checkHealth = async (deps: ApiDeps): Promise<HealthReport> => {
   return { status: healthy ? "ok" : "degraded", checks };
 };
 
+const PRODUCT_SORTS = ["newest", "oldest", "waiting"] as const;
+
 export const productListQuerySchema = z
   .object({
     status: z.enum(PRODUCT_STATUSES, { error: `must be one of ${PRODUCT_STATUSES.join(", ")}` }).optional(),
+    category: z
+      .string()
+      .trim()
+      .min(1, "must not be empty")
+      .max(100, "must be at most 100 characters")
+      .optional(),
+    seller: z
+      .string()
+      .trim()
+      .min(1, "must not be empty")
+      .max(128, "must be at most 128 characters")
+      .optional(),
+    q: z
+      .string()
+      .trim()
+      .min(1, "must not be empty")
+      .max(100, "must be at most 100 characters")
+      .optional()
+      .meta({ description: "text found in the sku or the title (literally: % and _ are plain characters)" }),
+    sort: z
+      .enum(PRODUCT_SORTS, { error: `must be one of ${PRODUCT_SORTS.join(", ")}` })
+      .default("newest")
+      .meta({
+        description:
+          "newest or oldest created first, or `waiting`: the review queue, products in pending_review first, longest waiting first",
+      }),
     limit: z.coerce
       .number({ error: "must be a number" })
       .int("must be a whole number")
       .min(1, "must be at least 1")
       .max(100, "must be at most 100")
       .default(20),
-    cursor: z.string().max(200).optional(),
+    cursor: z.string().max(200, "is not a cursor this API returned").optional(),
   })
   .strict();
 
-export type ProductListItem = Pick<
-  ProductJson,
-  "id" | "sku" | "title" | "category" | "status" | "statusReason" | "sequence" | "createdAt" | "updatedAt"
-> & { thumbnailUrl: string | null };
+/** An opaque page position: where the last product of the page sits in the list's order, as base64url JSON. */
+const encodeCursor = (position: ListPosition): string =>
+  Buffer.from(JSON.stringify({ ...position, time: position.time.toISOString() })).toString("base64url");
 
-/** An opaque page position: the last product of the page, as base64url JSON. */
-const encodeCursor = (product: Product): string =>
-  Buffer.from(JSON.stringify({ createdAt: product.createdAt.toISOString(), id: product.id })).toString(
-    "base64url",
-  );
+const cursorSchema = z.union([
+  z.object({ sort: z.enum(["newest", "oldest"]), time: z.iso.datetime(), id: z.string().max(36) }),
+  z.object({
+    sort: z.literal("waiting"),
+    group: z.union([z.literal(0), z.literal(1)]),
+    time: z.iso.datetime(),
+    id: z.string().max(36),
+  }),
+]);
 
-const decodeCursor = (cursor: string): { createdAt: Date; id: string } => {
+const decodeCursor = (cursor: string, sort: ListPosition["sort"]): ListPosition => {
+  let parsed: z.output<typeof cursorSchema> | undefined;
   try {
-    const { createdAt, id } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
-      createdAt: string;
-      id: string;
-    };
-    const date = new Date(createdAt);
-    if (typeof id !== "string" || Number.isNaN(date.getTime())) throw new Error("bad cursor");
-    return { createdAt: date, id };
-  } catch {
-    throw new AppError("VALIDATION_FAILED", "the request has 1 invalid field(s)", [
-      { path: "cursor", message: "is not a cursor this API returned" },
-    ]);
-  }
+    parsed = cursorSchema.parse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+  } catch {}
+  // A cursor of another sort would skip or repeat products: refused like any cursor this API did not return.
+  if (!parsed || parsed.sort !== sort) throw invalidCursor();
+  return { ...parsed, time: new Date(parsed.time) } as ListPosition;
 };
 
-/** Products newest first, optionally by status, a page at a time. */
+const positionOf = (product: Product, sort: ListPosition["sort"]): ListPosition =>
+  sort === "waiting"
+    ? {
+        sort,
+        group: product.status === "pending_review" ? 0 : 1,
+        time: product.statusChangedAt,
+        id: product.id,
+      }
+    : { sort, time: product.createdAt, id: product.id };
+
+/**
+ * Products a page at a time. A seller lists their own (a `seller` filter naming anyone else is refused);
+ * a reviewer lists every seller's, and may filter by seller.
+ */
 export const listProducts = async (
   deps: ApiDeps,
+  caller: Caller,
   query: z.output<typeof productListQuerySchema>,
 ): Promise<{ products: ProductListItem[]; nextCursor: string | null }> => {
+  if (!isReviewer(caller) && query.seller !== undefined && query.seller !== caller.id) {
+    throw new AppError("FORBIDDEN", "sellers list only their own products: leave out the seller filter");
+  }
   // One more than the page tells whether there is a next page without a count query.
   const rows = await deps.repository.listProducts({
     status: query.status,
+    category: query.category,
+    sellerId: isReviewer(caller) ? query.seller : caller.id,
+    search: query.q,
+    sort: query.sort,
     limit: query.limit + 1,
-    after: query.cursor ? decodeCursor(query.cursor) : undefined,
+    after: query.cursor ? decodeCursor(query.cursor, query.sort) : undefined,
   });
   const page = rows.slice(0, query.limit);
   const thumbnails = await deps.repository.thumbnails(page.map((product) => product.id));
   const last = page.at(-1);
   return {
     products: page.map((product): ProductListItem => {
-      const { id, sku, title, category, status, statusReason, sequence, createdAt, updatedAt } =
-        productJson(product);
+      const { mrp: _m, price: _p, discount: _d, gst: _g, ...listed } = productJson(product);
       const thumbnail = thumbnails.get(product.id);
-      return {
-        id,
-        sku,
-        title,
-        category,
-        status,
-        statusReason,
-        sequence,
-        thumbnailUrl: thumbnail ? `${deps.settings.assetsBaseUrl}/${thumbnail}` : null,
-        createdAt,
-        updatedAt,
-      };
+      return { ...listed, thumbnailUrl: thumbnail ? `${deps.settings.assetsBaseUrl}/${thumbnail}` : null };
     }),
-    nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+    nextCursor: rows.length > query.limit && last ? encodeCursor(positionOf(last, query.sort)) : null,
   };
 };
 
@@ -405,10 +435,11 @@ const invalidCursor = () =>
  */
 export const getHistory = async (
   deps: ApiDeps,
+  caller: Caller,
   productId: string,
   query: z.output<typeof historyQuerySchema>,
 ) => {
-  if (!(await deps.repository.findProduct(productId))) throw notFound("product", productId);
+  await readableProduct(deps, caller, productId);
   let afterId: number | undefined;
   if (query.cursor !== undefined) {
     const decoded = Number(Buffer.from(query.cursor, "base64url").toString("utf8"));

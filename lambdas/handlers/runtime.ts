@@ -8,6 +8,7 @@ import { logger } from "../adapters/logger.ts";
 import { createObjectStore, createS3Client } from "../adapters/object-store.ts";
 import { createProductRepository } from "../adapters/product-repository.ts";
 import { createEnhanceQueue, createSqsClient } from "../adapters/queue.ts";
+import { createTokenVerifier } from "../adapters/token-verifier.ts";
 import { type Config, loadConfig } from "../config.ts";
 import type { WorkerDeps } from "../domain/enhance-upload.ts";
 import type { EnhanceQueue } from "../domain/ports.ts";
@@ -46,6 +47,7 @@ export const apiDepsFromEnvironment = (): ApiDeps => {
       ? s3
       : createS3Client({ region: cfg.region, endpoint: cfg.s3PublicEndpoint });
   return {
+    tokens: createTokenVerifier(cfg.identity),
     repository: createProductRepository(processDb()),
     objectStore: createObjectStore(s3, publicS3),
     queue: createEnhanceQueue(

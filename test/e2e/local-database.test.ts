@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDoctor } from "../../local/doctor.ts";
+import { mintLocalToken } from "../../local/identity.ts";
 import { findServerInstall, freePort } from "../../local/private-server.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
 
@@ -46,8 +47,13 @@ const start = (stateDir: string) =>
     LOCAL_PRIVATE_DATABASE_PORT: "0",
   });
 
+/** Signed in as a seller with a token of the stack's key, which is kept in its state folder across restarts. */
 const json = async (stack: LocalStackProcess, path: string, init: RequestInit = {}) => {
-  const response = await fetch(`${stack.apiUrl}${path}`, init);
+  const token = await mintLocalToken(stack.dataDir, { name: "restart-seller", roles: ["seller"] });
+  const response = await fetch(`${stack.apiUrl}${path}`, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` },
+  });
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are what the assertions examine
   return { status: response.status, body: (await response.json()) as any };
 };

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { distinctPhotos, runBurst } from "../../bench/burst.ts";
 import { objectCreatedEvent } from "../../lambdas/domain/s3-events.ts";
 import { BUCKETS, QUEUES, resourceName } from "../../lambdas/names.ts";
+import { mintLocalToken } from "../../local/identity.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
 import { CORPUS, eventually, postUpload } from "../support/upload.ts";
@@ -22,6 +23,8 @@ import { CORPUS, eventually, postUpload } from "../support/upload.ts";
 const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
 const databaseUrl = uniqueDatabaseUrl("e2e");
 let stack: LocalStackProcess;
+/** The seller every product of this file belongs to, signed in with a token of the stack's own key. */
+let sellerToken: string;
 
 interface Ticket {
   url: string;
@@ -39,9 +42,11 @@ interface Created {
 const api = async (method: string, path: string, body?: unknown) => {
   const response = await fetch(`${stack.apiUrl}${path}`, {
     method,
-    ...(body === undefined
-      ? {}
-      : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    headers: {
+      authorization: `Bearer ${sellerToken}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are what the assertions examine
   return { status: response.status, body: (await response.json()) as any };
@@ -97,6 +102,7 @@ beforeAll(async () => {
     MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
     LOCAL_VISIBILITY_TIMEOUT_SECONDS: "2",
   });
+  sellerToken = await mintLocalToken(stack.dataDir, { name: "e2e-seller", roles: ["seller"] });
 });
 
 afterAll(async () => {
@@ -311,7 +317,7 @@ describe("the local pipeline, end to end over HTTP", () => {
       ),
     );
     const report = await runBurst({
-      apiUrl: stack.apiUrl,
+      api: { url: stack.apiUrl, token: sellerToken },
       sqsEndpoint: stack.emulatorUrl,
       stage: "local",
       count: 12,
@@ -342,13 +348,15 @@ describe("the local pipeline, end to end over HTTP", () => {
     await postUpload(second.upload, copy);
     const product = await settled(second.id);
     expect(product.status).toBe("pending_review");
-    expect(product.duplicates).toEqual([expect.objectContaining({ productId: first.id, sku: "E2E-DUP-A" })]);
+    expect(product.duplicates).toEqual([
+      expect.objectContaining({ product: expect.objectContaining({ id: first.id, sku: "E2E-DUP-A" }) }),
+    ]);
     const listed = await api("GET", `/products/${second.id}/duplicates`);
     expect(listed.status).toBe(200);
     expect(listed.body.duplicates[0].pHashDistance).toBeLessThanOrEqual(5);
     // Both ways: the first product, processed before the copy existed, lists the copy now.
     expect((await api("GET", `/products/${first.id}/duplicates`)).body.duplicates).toEqual([
-      expect.objectContaining({ productId: second.id, sku: "E2E-DUP-B" }),
+      expect.objectContaining({ product: expect.objectContaining({ id: second.id, sku: "E2E-DUP-B" }) }),
     ]);
   });
 

@@ -6,6 +6,7 @@ import { startApiServer } from "../support/api-server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { authAs } from "../support/identity.ts";
 import { CORPUS, postFile } from "../support/upload.ts";
 
 let database: TestDatabase;
@@ -25,15 +26,17 @@ const product = (sku: string, overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
+/** Signed in as the seller of this file's products unless the headers say otherwise. */
 const request = async (
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
 ) => {
+  const signedIn = { ...(await authAs("api-seller", "seller")), ...headers };
   const response = await fetch(`${api.url}${path}`, {
     method,
-    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+    headers: body === undefined ? signedIn : { "content-type": "application/json", ...signedIn },
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
   const text = await response.text();
@@ -403,7 +406,9 @@ describe("errors and health", () => {
       { s3: emulator.s3, bucket: emulator.enhancedBucket },
     );
     try {
-      const response = await fetch(`${brokenApi.url}/products/00000000-0000-4000-8000-000000000000`);
+      const response = await fetch(`${brokenApi.url}/products/00000000-0000-4000-8000-000000000000`, {
+        headers: await authAs("api-seller", "seller"),
+      });
       const text = await response.text();
       expect(response.status).toBe(500);
       expect(JSON.parse(text).error.code).toBe("INTERNAL");

@@ -16,6 +16,7 @@ import { createTestDatabase, DRIVERS, type TestDatabase, withCredentials } from 
 
 const product = (id: string) => ({
   id,
+  seller_id: "app-user-test",
   sku: `APP-${id.slice(0, 8)}`,
   title: "A mug",
   category: "kitchen",
@@ -25,6 +26,8 @@ const product = (id: string) => ({
   gst: "18.00",
   status: "pending" as const,
   status_reason: null,
+  status_changed_at: new Date(),
+  main_image: null,
   created_at: new Date(),
   updated_at: new Date(),
 });

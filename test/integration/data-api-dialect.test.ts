@@ -435,6 +435,9 @@ describe.each(DRIVERS)("query builder over %s", (driver) => {
       .insertInto("products")
       .values({
         id: "00000000-0000-0000-0000-000000000001",
+        seller_id: "seller-?:1",
+        status_changed_at: now,
+        main_image: null,
         sku: "BUILDER-?:1",
         title: "A title with ? and :colon",
         category: "kitchen",

@@ -4,6 +4,7 @@ import { startApiServer } from "../support/api-server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { authAs } from "../support/identity.ts";
 
 /**
  * The edges a browser or a newcomer's script meets over HTTP, through the local gateway and the handlers:
@@ -18,8 +19,13 @@ let emulator: TestEmulator;
 let api: { url: string; close(): Promise<void> };
 const savedOrigins = process.env[ENV.allowedOrigins];
 
+/** Signed in as a seller: these edges are the gateway's and the handlers' own, past the token check. */
 const request = async (method: string, path: string, init: RequestInit = {}) => {
-  const response = await fetch(`${api.url}${path}`, { method, ...init });
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    ...init,
+    headers: { ...(await authAs("edges-seller", "seller")), ...(init.headers as Record<string, string>) },
+  });
   const text = await response.text();
   return {
     status: response.status,

@@ -5,6 +5,8 @@ import type { ProductRepository, SourceObject } from "../../lambdas/domain/ports
 import type { NewProduct } from "../../lambdas/domain/product-input.ts";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../support/database.ts";
 
+const SELLER = "repository-seller";
+
 const now = new Date("2026-01-02T03:04:05.678Z");
 
 const newProduct = (sku: string, overrides: Partial<NewProduct> = {}): NewProduct => ({
@@ -43,7 +45,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
   afterAll(async () => database.drop());
 
   it("stores money exactly and is idempotent on sku", async () => {
-    const [first] = await repository.createProducts([newProduct("REPO-1")], now);
+    const [first] = await repository.createProducts(SELLER, [newProduct("REPO-1")], now);
     expect(first?.created).toBe(true);
     const stored = await repository.findProduct(first?.product.id ?? "");
     expect(stored).toMatchObject({
@@ -59,6 +61,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
     expect(stored?.createdAt.toISOString()).toBe(now.toISOString());
 
     const again = await repository.createProducts(
+      SELLER,
       [newProduct("REPO-1", { title: "renamed" }), newProduct("REPO-2")],
       now,
     );
@@ -74,16 +77,16 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
   });
 
   it("treats skus that differ only in case as the same product, as the unique key does", async () => {
-    const [lower] = await repository.createProducts([newProduct("case-sku-1")], now);
-    const [upper] = await repository.createProducts([newProduct("CASE-SKU-1")], now);
+    const [lower] = await repository.createProducts(SELLER, [newProduct("case-sku-1")], now);
+    const [upper] = await repository.createProducts(SELLER, [newProduct("CASE-SKU-1")], now);
     expect(upper).toMatchObject({ created: false, product: { id: lower?.product.id, sku: "case-sku-1" } });
   });
 
   it("creates concurrently requested skus once", async () => {
     const batch = [newProduct("RACE-1"), newProduct("RACE-2")];
     const [a, b] = await Promise.all([
-      repository.createProducts(batch, now),
-      repository.createProducts(batch, now),
+      repository.createProducts(SELLER, batch, now),
+      repository.createProducts(SELLER, batch, now),
     ]);
     expect(a?.map((result) => result.product.id)).toEqual(b?.map((result) => result.product.id));
     const rows = await database.db
@@ -96,6 +99,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
 
   it("runs a sequence pending → processing → pending_review and records every step", async () => {
     const [{ product } = { product: undefined }] = await repository.createProducts(
+      SELLER,
       [newProduct("SEQ-1")],
       now,
     );
@@ -206,6 +210,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
 
   it("refuses an upload for an approved product without starting a sequence", async () => {
     const [{ product } = { product: undefined }] = await repository.createProducts(
+      SELLER,
       [newProduct("APPROVED-1")],
       now,
     );
@@ -230,6 +235,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
 
   it("writes nothing when the row changed since it was read (stale version)", async () => {
     const [{ product } = { product: undefined }] = await repository.createProducts(
+      SELLER,
       [newProduct("STALE-1")],
       now,
     );
@@ -248,6 +254,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
 
   it("refuses a move the status rules forbid", async () => {
     const [{ product } = { product: undefined }] = await repository.createProducts(
+      SELLER,
       [newProduct("RULES-1")],
       now,
     );
@@ -264,6 +271,7 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
 
   it("pages a long history of heavy rows, each page an answer the Data API can carry", async () => {
     const [{ product } = { product: undefined }] = await repository.createProducts(
+      SELLER,
       [newProduct("HEAVY-HISTORY")],
       now,
     );

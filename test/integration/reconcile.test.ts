@@ -9,6 +9,7 @@ import { RECONCILER_LEASE, type ReconcileDeps, reconcile } from "../../lambdas/d
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
+import { TEST_SELLER } from "../support/identity.ts";
 import { CORPUS, postUpload } from "../support/upload.ts";
 
 /**
@@ -57,7 +58,7 @@ afterEach(async () => {
 
 /** A product with an upload issued `issuedMinutesAgo` ago; `landed` posts the photo (its object lands now). */
 const newUpload = async (label: string, { landed = true, issuedMinutesAgo = 10 } = {}) => {
-  const [summary] = await createProducts(apiDeps, [
+  const [summary] = await createProducts(apiDeps, TEST_SELLER, [
     {
       sku: `${label}-${randomUUID()}`,
       title: label,

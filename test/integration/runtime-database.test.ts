@@ -43,7 +43,7 @@ describe("the Lambdas' database", () => {
     try {
       const [result] = await runtime
         .apiDepsFromEnvironment()
-        .repository.createProducts([product], new Date("2026-02-03T04:05:06.007Z"));
+        .repository.createProducts("runtime-seller", [product], new Date("2026-02-03T04:05:06.007Z"));
       expect(result?.created).toBe(true);
       const operations = database.dataApi?.calls.slice(before).map((call) => call.operation);
       expect(operations?.[0]).toBe("BeginTransaction");

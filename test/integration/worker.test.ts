@@ -27,6 +27,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
 import { blackBilevelPng, heicHeader, pdfDocument, svgWithScript } from "../support/fixtures.ts";
+import { TEST_SELLER } from "../support/identity.ts";
 import { CORPUS, eventually, postUpload } from "../support/upload.ts";
 
 const MB = 1024 * 1024;
@@ -114,7 +115,7 @@ afterAll(async () => {
 
 /** A product whose photo is already in the raw bucket, and the S3 event S3 would send for it. */
 const uploadedProduct = async (body: Uint8Array, contentType = "image/jpeg") => {
-  const [summary] = await createProducts(apiDeps, [
+  const [summary] = await createProducts(apiDeps, TEST_SELLER, [
     {
       sku: `W-${randomUUID()}`,
       title: "Worker test",
@@ -601,7 +602,7 @@ describe("near-duplicates, found by the worker", () => {
     expect(await pairRows([a.productId, b.productId])).toHaveLength(2);
 
     // A new, different photo for A: A's old photo no longer takes part, so the pair is gone both ways.
-    const ticket = await createUpload(apiDeps, a.productId, "image/jpeg");
+    const ticket = await createUpload(apiDeps, TEST_SELLER, a.productId, "image/jpeg");
     expect((await postUpload(ticket, await photoOf("TwoWings.jpg"))).status).toBe(201);
     const head = await workerDeps.objectStore.head(emulator.rawBucket, ticket.key);
     await run(
@@ -740,7 +741,7 @@ describe("enhance worker behind the queue", () => {
     const photos = await Promise.all(
       ["apple.jpg", "orange.jpg", "butterfly.jpg"].map((name) => readFile(`${CORPUS}${name}`)),
     );
-    const [summary] = await createProducts(apiDeps, [
+    const [summary] = await createProducts(apiDeps, TEST_SELLER, [
       {
         sku: `THREE-${randomUUID()}`,
         title: "Three photos",
@@ -756,8 +757,8 @@ describe("enhance worker behind the queue", () => {
     const productId = summary.id;
     const tickets = [
       summary.upload,
-      await createUpload(apiDeps, productId, "image/jpeg"),
-      await createUpload(apiDeps, productId, "image/jpeg"),
+      await createUpload(apiDeps, TEST_SELLER, productId, "image/jpeg"),
+      await createUpload(apiDeps, TEST_SELLER, productId, "image/jpeg"),
     ];
     const events: unknown[] = [];
     for (const [index, ticket] of tickets.entries()) {

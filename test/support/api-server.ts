@@ -12,6 +12,9 @@ import { getHistoryHandler } from "../../lambdas/handlers/http/get-history.ts";
 import { getProductHandler } from "../../lambdas/handlers/http/get-product.ts";
 import { healthHandler } from "../../lambdas/handlers/http/health.ts";
 import { listProductsHandler } from "../../lambdas/handlers/http/list-products.ts";
+import { openApiHandler } from "../../lambdas/handlers/http/openapi.ts";
+import { reviewProductHandler } from "../../lambdas/handlers/http/review-product.ts";
+import { reviewProductsHandler } from "../../lambdas/handlers/http/review-products.ts";
 import { ROUTES } from "../../lambdas/names.ts";
 import { createHttpGateway, type HttpLambda } from "../../local/http-gateway.ts";
 
@@ -23,6 +26,9 @@ const factories: Record<(typeof ROUTES)[number]["handler"], (deps: ApiDeps) => H
   "get-history": getHistoryHandler,
   "list-products": listProductsHandler,
   "enhance-product": enhanceProductHandler,
+  "review-product": reviewProductHandler,
+  "review-products": reviewProductsHandler,
+  openapi: openApiHandler,
   health: healthHandler,
 };
 

@@ -4,6 +4,7 @@ import { createEnhanceQueue } from "../../lambdas/adapters/queue.ts";
 import type { ApiDeps } from "../../lambdas/domain/products.ts";
 import type { TestDatabase } from "./database.ts";
 import type { TestEmulator } from "./emulator.ts";
+import { testTokens } from "./identity.ts";
 
 export const TEST_ASSETS_BASE_URL = "https://cdn.example.test";
 
@@ -13,6 +14,7 @@ export const testApiDeps = (
   emulator: TestEmulator,
   settings: Partial<ApiDeps["settings"]> = {},
 ): ApiDeps => ({
+  tokens: testTokens,
   repository: createProductRepository(database.db),
   objectStore: createObjectStore(emulator.s3),
   queue: createEnhanceQueue(emulator.sqs, emulator.queue.url),

@@ -1,8 +1,10 @@
 import { type ApiDeps, getDuplicates } from "../../domain/products.ts";
 import { apiDepsFromEnvironment } from "../runtime.ts";
-import { httpHandler, json, productIdFrom } from "./http-handler.ts";
+import { json, productIdFrom, signedInHandler } from "./http-handler.ts";
 
 export const getDuplicatesHandler = (deps: ApiDeps) =>
-  httpHandler(async (event) => json(200, await getDuplicates(deps, productIdFrom(event))));
+  signedInHandler(deps.tokens, async (event, caller) =>
+    json(200, await getDuplicates(deps, caller, productIdFrom(event))),
+  );
 
 export const handler = getDuplicatesHandler(apiDepsFromEnvironment());

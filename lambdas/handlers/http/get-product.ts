@@ -1,8 +1,10 @@
 import { type ApiDeps, getProduct } from "../../domain/products.ts";
 import { apiDepsFromEnvironment } from "../runtime.ts";
-import { httpHandler, json, productIdFrom } from "./http-handler.ts";
+import { json, productIdFrom, signedInHandler } from "./http-handler.ts";
 
 export const getProductHandler = (deps: ApiDeps) =>
-  httpHandler(async (event) => json(200, await getProduct(deps, productIdFrom(event))));
+  signedInHandler(deps.tokens, async (event, caller) =>
+    json(200, await getProduct(deps, caller, productIdFrom(event))),
+  );
 
 export const handler = getProductHandler(apiDepsFromEnvironment());

@@ -1,9 +1,9 @@
 import { type ApiDeps, checkHealth } from "../../domain/products.ts";
 import { apiDepsFromEnvironment } from "../runtime.ts";
-import { httpHandler, json } from "./http-handler.ts";
+import { json, publicHandler } from "./http-handler.ts";
 
 export const healthHandler = (deps: ApiDeps) =>
-  httpHandler(async () => {
+  publicHandler(async () => {
     const report = await checkHealth(deps);
     return json(report.status === "ok" ? 200 : 503, report);
   });

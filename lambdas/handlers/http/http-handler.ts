@@ -4,8 +4,11 @@ import jsonBodyParser from "@middy/http-json-body-parser";
 import httpSecurityHeaders from "@middy/http-security-headers";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { logger } from "../../adapters/logger.ts";
+import type { TokenVerifier } from "../../adapters/token-verifier.ts";
 import { loadConfig } from "../../config.ts";
+import type { Caller } from "../../domain/caller.ts";
 import { AppError, type ErrorCode } from "../../domain/errors.ts";
+import { DecidedAlready } from "../../domain/review.ts";
 import { CORS_SETTINGS } from "../../names.ts";
 
 /** The event after middy's JSON body parser: `body` holds the parsed value, not text. */
@@ -14,6 +17,7 @@ export type ApiEvent = Omit<APIGatewayProxyEventV2, "body"> & { body?: unknown }
 export interface JsonResult {
   statusCode: number;
   body: unknown;
+  headers?: Record<string, string>;
 }
 
 export const json = (statusCode: number, body: unknown): JsonResult => ({ statusCode, body });
@@ -45,8 +49,17 @@ const MIDDY_CODES: Record<number, { status: number; code: string; message: strin
  * that something went wrong and which request it was; the cause goes to the log, never to the client.
  */
 export const toErrorResponse = (error: unknown, requestId: string): JsonResult => {
-  if (error instanceof AppError)
-    return json(error.httpStatus, errorBody(error.code, error.message, error.details));
+  if (error instanceof DecidedAlready) {
+    // The losing reviewer sees the decision that won, without another request.
+    return json(error.httpStatus, { ...errorBody(error.code, error.message), product: error.product });
+  }
+  if (error instanceof AppError) {
+    const result = json(error.httpStatus, errorBody(error.code, error.message, error.details));
+    // RFC 6750: a 401 says which scheme would have worked.
+    return error.code === "UNAUTHORIZED"
+      ? { ...result, headers: { "www-authenticate": 'Bearer error="invalid_token"' } }
+      : result;
+  }
   if (isMiddyHttpError(error) && error.statusCode < 500) {
     const known = MIDDY_CODES[error.statusCode];
     return json(
@@ -60,7 +73,7 @@ export const toErrorResponse = (error: unknown, requestId: string): JsonResult =
 
 const serialise = (result: JsonResult): APIGatewayProxyStructuredResultV2 => ({
   statusCode: result.statusCode,
-  headers: { "content-type": "application/json; charset=utf-8" },
+  headers: { "content-type": "application/json; charset=utf-8", ...result.headers },
   body: JSON.stringify(result.body),
 });
 
@@ -71,16 +84,40 @@ export interface HttpHandlerOptions {
   allowedOrigins?: readonly string[];
 }
 
+const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
+
+/** The caller the request's bearer token names, verified; a request without one is refused before anything else. */
+const callerOf = async (tokens: TokenVerifier, event: APIGatewayProxyEventV2): Promise<Caller> => {
+  const header = event.headers?.authorization;
+  if (header === undefined || header.trim() === "") {
+    throw new AppError("UNAUTHORIZED", "sign in first: send the access token as 'Authorization: Bearer <token>'");
+  }
+  const token = BEARER.exec(header.trim())?.[1];
+  if (token === undefined) {
+    throw new AppError("UNAUTHORIZED", "the Authorization header must be 'Bearer <access token>'");
+  }
+  return tokens.verify(token);
+};
+
+type SignedInEvent = APIGatewayProxyEventV2 & { caller?: Caller };
+
 /**
- * The middy stack every route shares: JSON body parsing, one error mapping, CORS and security headers.
- * The route function receives the event and returns status + body; it never builds a response itself.
+ * The middy stack every route shares: JSON body parsing, one error mapping, CORS and security headers, and
+ * for a signed-in route the token check, first of all (a caller without a valid token learns nothing, not
+ * even that the body was malformed). The route function returns status + body; it never builds a response.
  */
-export const httpHandler = (
-  route: (event: ApiEvent) => Promise<JsonResult>,
-  options: HttpHandlerOptions = {},
+const chainFor = (
+  route: (event: ApiEvent, caller: Caller | undefined) => Promise<JsonResult>,
+  options: HttpHandlerOptions & { tokens?: TokenVerifier },
 ) => {
-  const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>();
-  if (options.jsonBody) chain.use(jsonBodyParser<APIGatewayProxyEventV2>());
+  const chain = middy<SignedInEvent, APIGatewayProxyStructuredResultV2, Error, Context>();
+  const { tokens } = options;
+  if (tokens) {
+    chain.before(async (request) => {
+      request.event.caller = await callerOf(tokens, request.event);
+    });
+  }
+  if (options.jsonBody) chain.use(jsonBodyParser<SignedInEvent>());
   // An origin not listed gets no access-control-allow-origin at all, so the browser keeps the answer from
   // the page; `Vary: Origin` keeps a cache from serving one origin's answer to another.
   const origins = [...(options.allowedOrigins ?? loadConfig().allowedOrigins)];
@@ -99,8 +136,25 @@ export const httpHandler = (
         request.response = serialise(toErrorResponse(request.error, request.context.awsRequestId));
       },
     })
-    .handler(async (event) => serialise(await route(event as ApiEvent)));
+    .handler(async (event) => serialise(await route(event as ApiEvent, event.caller)));
 };
+
+/** A route anyone may call (`access: "public"` in the route table). */
+export const publicHandler = (
+  route: (event: ApiEvent) => Promise<JsonResult>,
+  options: HttpHandlerOptions = {},
+) => chainFor((event) => route(event), options);
+
+/** A route for signed-in callers: the route function receives the verified caller. */
+export const signedInHandler = (
+  tokens: TokenVerifier,
+  route: (event: ApiEvent, caller: Caller) => Promise<JsonResult>,
+  options: HttpHandlerOptions = {},
+) =>
+  chainFor(async (event, caller) => {
+    if (!caller) throw new Error("a signed-in route ran without a verified caller");
+    return route(event, caller);
+  }, { ...options, tokens });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -1,0 +1,210 @@
+import { z } from "zod";
+import { variantSpecSchema } from "../engine/variant-spec.ts";
+import type { ProductJson } from "./product.ts";
+import { PRODUCT_STATUSES } from "./product-status.ts";
+
+/**
+ * What the API answers, as zod schemas: the response types are inferred from them, and the OpenAPI document
+ * (`lambdas/handlers/http/openapi-document.ts`) describes them, so the description cannot drift from the code.
+ * Requests are validated by their own schemas (`product-input.ts`, `products.ts`, `review.ts`).
+ */
+
+const isoTime = z.iso.datetime({ offset: true }).meta({ example: "2026-12-02T09:30:00.000Z" });
+const decimalText = z.string().meta({ description: "a decimal with two places", example: "449.00" });
+const status = z.enum(PRODUCT_STATUSES);
+
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: "VALIDATION_FAILED" }),
+      message: z.string(),
+      details: z.array(
+        z.object({ path: z.string().meta({ example: "products[3].price" }), message: z.string() }),
+      ),
+    }),
+  })
+  .meta({
+    id: "Error",
+    description: "Every error: a code, a message a person can act on, and each bad field.",
+  });
+
+export const productJsonSchema = z
+  .object({
+    id: z.uuid(),
+    sellerId: z.string().meta({ description: "the subject (sub) of the seller's token" }),
+    sku: z.string(),
+    title: z.string(),
+    category: z.string(),
+    mrp: decimalText,
+    price: decimalText,
+    discount: decimalText,
+    gst: decimalText,
+    status,
+    statusReason: z.string().nullable().meta({ description: "why it failed or was rejected" }),
+    statusChangedAt: isoTime,
+    mainImage: z.string().nullable().meta({ description: "the variant the reviewer chose on approval" }),
+    sequence: z.number().int().meta({ description: "the newest enhancement sequence (0 before any photo)" }),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+  })
+  .meta({ id: "Product" });
+
+/** The inferred and the declared product JSON are one type: neither can gain a field alone. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const productJsonMatches: Same<z.output<typeof productJsonSchema>, ProductJson> = true;
+void productJsonMatches;
+
+export const uploadTicketSchema = z
+  .object({
+    url: z.url(),
+    fields: z.record(z.string(), z.string()),
+    key: z.string(),
+    expiresAt: isoTime,
+    maxBytes: z.number().int(),
+  })
+  .meta({
+    id: "UploadTicket",
+    description: "A presigned POST: send `fields`, then the file last, as multipart/form-data to `url`.",
+  });
+
+export const productSummarySchema = z
+  .object({
+    id: z.uuid(),
+    sku: z.string(),
+    status,
+    statusReason: z.string().nullable(),
+    created: z.boolean().meta({ description: "false when the seller already had a product with this sku" }),
+    upload: uploadTicketSchema.nullable().meta({ description: "null when the product takes no more photos" }),
+  })
+  .meta({ id: "CreatedProduct" });
+
+export const createProductsResponseSchema = z.object({ products: z.array(productSummarySchema) });
+
+export const imageViewSchema = z
+  .object({
+    variant: z.string(),
+    url: z.url(),
+    format: z.string(),
+    width: z.number().int(),
+    height: z.number().int(),
+    bytes: z.number().int(),
+    sequence: z.number().int(),
+  })
+  .meta({ id: "Image" });
+
+export const analysisViewSchema = z
+  .object({
+    width: z.number().int().nullable(),
+    height: z.number().int().nullable(),
+    quality: z.unknown().meta({ description: "the engine's quality scores of the original" }),
+    compliance: z.unknown().meta({ description: "the marketplace compliance report of the original" }),
+  })
+  .meta({ id: "Analysis" });
+
+export const duplicateEntrySchema = z
+  .object({
+    product: z
+      .object({ id: z.uuid(), sellerId: z.string(), sku: z.string(), title: z.string(), status })
+      .nullable()
+      .meta({
+        description:
+          "the other product; null when it belongs to another seller (only reviewers see other sellers' products)",
+      }),
+    pHashDistance: z.number().int(),
+    dHashDistance: z.number().int(),
+    detectedAt: isoTime,
+  })
+  .meta({ id: "Duplicate" });
+
+export const productViewSchema = productJsonSchema
+  .extend({
+    images: z.array(imageViewSchema),
+    analysis: analysisViewSchema.nullable(),
+    duplicates: z.array(duplicateEntrySchema),
+  })
+  .meta({ id: "ProductDetail" });
+
+export const productListItemSchema = productJsonSchema
+  .pick({
+    id: true,
+    sellerId: true,
+    sku: true,
+    title: true,
+    category: true,
+    status: true,
+    statusReason: true,
+    statusChangedAt: true,
+    mainImage: true,
+    sequence: true,
+    createdAt: true,
+    updatedAt: true,
+  })
+  .extend({ thumbnailUrl: z.url().nullable() })
+  .meta({ id: "ProductListItem" });
+
+export const productListSchema = z.object({
+  products: z.array(productListItemSchema),
+  nextCursor: z
+    .string()
+    .nullable()
+    .meta({ description: "pass as `cursor` for the next page; null on the last" }),
+});
+
+export const historyEntrySchema = z
+  .object({
+    id: z.number().int(),
+    sequence: z.number().int().nullable(),
+    event: z.string().meta({ example: "reviewed" }),
+    fromStatus: status.nullable(),
+    toStatus: status.nullable(),
+    mode: z.string().nullable(),
+    variant: z.string().nullable(),
+    sourceKey: z.string().nullable(),
+    outputKey: z.string().nullable(),
+    outputUrl: z.string().nullable(),
+    sourceBytes: z.number().int().nullable(),
+    outputBytes: z.number().int().nullable(),
+    outputWidth: z.number().int().nullable(),
+    outputHeight: z.number().int().nullable(),
+    qualityMetadata: z.unknown(),
+    sizeMetadata: z.unknown(),
+    processingMs: z.number().int().nullable(),
+    status: z.string(),
+    error: z.string().nullable(),
+    actor: z.string().nullable().meta({ description: "who did it: the reviewer of a decision" }),
+    reason: z.string().nullable().meta({ description: "why: a rejection's reason" }),
+    createdAt: isoTime,
+  })
+  .meta({ id: "HistoryEntry" });
+
+export const historyPageSchema = z.object({
+  history: z.array(historyEntrySchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const reenhanceAcceptedSchema = z
+  .object({
+    requestId: z.uuid(),
+    productId: z.uuid(),
+    variant: variantSpecSchema.partial({ format: true }).required({ name: true, mode: true }),
+  })
+  .meta({ id: "ReenhanceAccepted" });
+
+const checkSchema = z.object({ status: z.enum(["ok", "unavailable"]), latencyMs: z.number().int() });
+
+export const healthReportSchema = z
+  .object({
+    status: z.enum(["ok", "degraded"]),
+    checks: z.object({ database: checkSchema, objectStore: checkSchema, queue: checkSchema }),
+  })
+  .meta({ id: "Health" });
+
+export type UploadTicket = z.output<typeof uploadTicketSchema>;
+export type ProductSummary = z.output<typeof productSummarySchema>;
+export type ImageView = z.output<typeof imageViewSchema>;
+export type AnalysisView = z.output<typeof analysisViewSchema>;
+export type DuplicateEntry = z.output<typeof duplicateEntrySchema>;
+export type ProductView = z.output<typeof productViewSchema>;
+export type ProductListItem = z.output<typeof productListItemSchema>;
+export type HistoryEntryJson = z.output<typeof historyEntrySchema>;
+export type HealthReport = z.output<typeof healthReportSchema>;
