@@ -14,11 +14,23 @@ const allowedOrigins = (): string[] | undefined => {
   return parsed.origins;
 };
 
+/**
+ * `-c dashboardUrls=https://a/,https://b/callback`: where managed login returns after sign-in and sign-out;
+ * unset, each allowed origin followed by `/` (see lib/stacks.ts). lib/identity.ts refuses a non-HTTPS URL.
+ */
+const dashboardUrls = (): string[] | undefined =>
+  context("dashboardUrls")
+    ?.split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
+
 const origins = allowedOrigins();
+const urls = dashboardUrls();
 buildApp(
   {
     stage: context("stage") ?? "dev",
     ...(origins ? { allowedOrigins: origins } : {}),
+    ...(urls ? { dashboardUrls: urls } : {}),
     ...(context("alarmEmail") ? { alarmEmail: context("alarmEmail") as string } : {}),
   },
   {

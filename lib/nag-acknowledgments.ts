@@ -17,7 +17,7 @@ const BASIC_EXECUTION_ROLE =
  * it, with the reason a reviewer would want. Anything not listed here fails synth.
  */
 export const acknowledgments = (data: DataStack, application: AppStack): Acknowledgment[] => {
-  const { storage, database } = data;
+  const { storage, database, identity } = data;
   const iam5 = (resource: string) => `AwsSolutions-IAM5[Resource::${resource}]`;
   const rawObjects = iam5(storage.objectsArnAsFinding(BUCKETS.raw, RAW_PREFIX));
   const enhancedObjects = iam5(storage.objectsArnAsFinding(BUCKETS.enhanced, ENHANCED_PREFIX));
@@ -91,6 +91,12 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
       id: "AwsSolutions-RDS14",
       reason:
         "Recovery is point-in-time restore from 7 days of continuous backups; Backtrack would bill every change record of a write-heavy pipeline for a faster rewind we do not need.",
+    },
+    {
+      scope: identity.userPool,
+      id: "AwsSolutions-COG8",
+      reason:
+        "Essentials, not Plus: Plus bills every monthly active user (about $0.02/MAU on top of Essentials, with no free tier) for threat protection whose main gains, adaptive step-up MFA and blocking sign-ins with leaked passwords, matter little here: every user is created by an admin and must pass TOTP MFA at every sign-in. Revisit if self sign-up or a large user base arrives.",
     },
     {
       scope: storage.distribution,

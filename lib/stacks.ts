@@ -3,6 +3,7 @@ import type { Construct } from "constructs";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { Database } from "./database.ts";
+import { Identity } from "./identity.ts";
 import { Migrations } from "./migrations.ts";
 import { Queueing } from "./queueing.ts";
 import { Reconciler } from "./reconciler.ts";
@@ -17,17 +18,24 @@ export interface PixelLabSettings {
    * CloudFront URL, where the dashboard is served.
    */
   allowedOrigins?: string[];
+  /**
+   * Where Cognito's managed login may return the browser after sign-in and sign-out (the dashboard's URLs).
+   * Default: each allowed origin followed by `/`.
+   */
+  dashboardUrls?: string[];
   alarmEmail?: string;
 }
 
 /**
- * What holds state: buckets and CDN, the queue and its DLQ, the database. It changes rarely and is
- * retained on delete; the application stack can be torn down and redeployed freely beside it.
+ * What holds state: buckets and CDN, the queue and its DLQ, the database, the user pool and its users. It
+ * changes rarely and is retained on delete; the application stack can be torn down and redeployed freely
+ * beside it.
  */
 export class DataStack extends Stack {
   readonly storage: Storage;
   readonly queueing: Queueing;
   readonly database: Database;
+  readonly identity: Identity;
 
   constructor(scope: Construct, id: string, settings: PixelLabSettings, props?: StackProps) {
     super(scope, id, props);
@@ -40,6 +48,10 @@ export class DataStack extends Stack {
       rawBucket: this.storage.rawBucket,
     });
     this.database = new Database(this, "Database", { stage: settings.stage });
+    this.identity = new Identity(this, "Identity", {
+      stage: settings.stage,
+      dashboardUrls: settings.dashboardUrls ?? this.storage.allowedOrigins.map((origin) => `${origin}/`),
+    });
   }
 }
 
@@ -52,7 +64,7 @@ export class AppStack extends Stack {
 
   constructor(scope: Construct, id: string, settings: PixelLabSettings, data: DataStack, props?: StackProps) {
     super(scope, id, props);
-    const { storage, queueing, database } = data;
+    const { storage, queueing, database, identity } = data;
     const environment = runtimeEnvironment(settings.stage, storage, queueing.queue, database);
     this.migrations = new Migrations(this, "Migrations", { database, environment });
     this.api = new Api(this, "Api", {
@@ -80,6 +92,18 @@ export class AppStack extends Stack {
     new CfnOutput(this, "ApiUrl", {
       value: this.api.url,
       description: "Base URL of the HTTP API (IAM-signed requests)",
+    });
+    new CfnOutput(this, "UserPoolId", {
+      value: identity.userPool.userPoolId,
+      description: "The Cognito user pool: create sellers and reviewers here and add them to their group",
+    });
+    new CfnOutput(this, "UserPoolClientId", {
+      value: identity.dashboardClient.userPoolClientId,
+      description: "The dashboard's app client (public: no secret; authorization code with PKCE)",
+    });
+    new CfnOutput(this, "UserPoolDomainUrl", {
+      value: identity.domainUrl,
+      description: "Base URL of Cognito's managed login (/oauth2/authorize, /oauth2/token, /logout)",
     });
     new CfnOutput(this, "ImagesUrl", {
       value: storage.assetsBaseUrl,

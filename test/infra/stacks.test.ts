@@ -14,6 +14,7 @@ import {
   RECONCILE_SETTINGS,
   ROUTES,
   resourceName,
+  USER_GROUPS,
   WORKER_PROCESS_ENV,
 } from "../../lambdas/names.ts";
 import { buildApp, type PixelLabApp } from "../../lib/app.ts";
@@ -33,6 +34,23 @@ beforeAll(() => {
   data = Template.fromStack(built.data);
   app = Template.fromStack(built.application);
 }, 120_000);
+
+/** The construct's CloudFormation logical id in its own stack. */
+const logicalIdOf = (construct: { node: { defaultChild?: unknown } }): string => {
+  const resource = construct.node.defaultChild as CfnElement;
+  return resource.stack.getLogicalId(resource);
+};
+
+/** The name of the Data stack's export of a resource's `Ref`, as a pattern (it ends in a hash). */
+const exportOf = (construct: { node: { defaultChild?: unknown } }): string =>
+  `^${built.data.stackName}:ExportsOutputRef${logicalIdOf(construct)}[0-9A-F]{8}$`;
+
+/** The App stack's reference to a resource of the Data stack: the import of that resource's `Ref`. */
+const importOf = (construct: { node: { defaultChild?: unknown } }) => ({
+  "Fn::ImportValue": Match.stringLikeRegexp(exportOf(construct)),
+});
+
+const identity = () => built.data.identity;
 
 const resourcesOf = (template: Template, type: string) =>
   Object.values(template.findResources(type)) as {
@@ -263,8 +281,6 @@ describe("database users", () => {
       })
       .sort();
   };
-  const logicalIdOf = (fn: { node: { defaultChild?: unknown } }) =>
-    built.application.getLogicalId(fn.node.defaultChild as CfnElement);
   const migrationFunction = () => logicalIdOf(built.application.migrations.function);
   const appFunctions = () =>
     [
@@ -472,6 +488,175 @@ describe("CORS", () => {
         },
       });
     });
+
+    it("returns managed login to the stage's CloudFront URL", () => {
+      const cdnSlash = {
+        "Fn::Join": [
+          "",
+          ["https://", { "Fn::GetAtt": [Match.stringLikeRegexp("^StorageCdn"), "DomainName"] }, "/"],
+        ],
+      };
+      defaults.data.hasResourceProperties("AWS::Cognito::UserPoolClient", {
+        CallbackURLs: [cdnSlash],
+        LogoutURLs: [cdnSlash],
+      });
+    });
+  });
+});
+
+describe("identity (Cognito)", () => {
+  const DASHBOARD_URL = "https://dashboard.example.com/";
+  const poolRef = () => ({ Ref: logicalIdOf(identity().userPool) });
+
+  it("has one user pool and one app client", () => {
+    data.resourceCountIs("AWS::Cognito::UserPool", 1);
+    data.resourceCountIs("AWS::Cognito::UserPoolClient", 1);
+  });
+
+  it("requires passwords of at least 12 characters with lower and upper case, digits and symbols", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPool", {
+      Policies: {
+        PasswordPolicy: Match.objectLike({
+          MinimumLength: 12,
+          RequireLowercase: true,
+          RequireUppercase: true,
+          RequireNumbers: true,
+          RequireSymbols: true,
+        }),
+      },
+    });
+  });
+
+  it("requires MFA, with an authenticator app (TOTP) and never SMS", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPool", {
+      MfaConfiguration: "ON",
+      EnabledMfas: ["SOFTWARE_TOKEN_MFA"],
+    });
+  });
+
+  it("is on the Essentials plan without threat protection (COG8 acknowledged: see nag-acknowledgments.ts)", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPool", {
+      UserPoolTier: "ESSENTIALS",
+      UserPoolAddOns: Match.absent(),
+    });
+    expect(
+      acknowledgments(built.data, built.application)
+        .filter(({ id }) => id === "AwsSolutions-COG8")
+        .map(({ scope }) => scope.node.path),
+    ).toEqual([identity().userPool.node.path]);
+  });
+
+  it("lets only admins create users: no self sign-up", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPool", {
+      AdminCreateUserConfig: Match.objectLike({ AllowAdminCreateUserOnly: true }),
+    });
+  });
+
+  it("signs users in by email address, case-insensitively", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPool", {
+      UsernameAttributes: ["email"],
+      UsernameConfiguration: { CaseSensitive: false },
+    });
+  });
+
+  it("recovers accounts by verified email only", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPool", {
+      AccountRecoverySetting: { RecoveryMechanisms: [{ Name: "verified_email", Priority: 1 }] },
+    });
+  });
+
+  it("retains the pool and protects it from deletion, as it holds the users", () => {
+    data.hasResource("AWS::Cognito::UserPool", {
+      Properties: Match.objectLike({ DeletionProtection: "ACTIVE" }),
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+    });
+  });
+
+  it("has exactly the groups of USER_GROUPS, in the pool, each described", () => {
+    const names = Object.values(USER_GROUPS);
+    data.resourceCountIs("AWS::Cognito::UserPoolGroup", names.length);
+    for (const name of names) {
+      data.hasResourceProperties("AWS::Cognito::UserPoolGroup", {
+        GroupName: name,
+        UserPoolId: poolRef(),
+        Description: Match.stringLikeRegexp(".{20,}"),
+      });
+    }
+  });
+
+  it("gives the dashboard a public client: no secret, the authorization-code grant only (PKCE), no implicit grant", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPoolClient", {
+      UserPoolId: poolRef(),
+      GenerateSecret: false,
+      AllowedOAuthFlowsUserPoolClient: true,
+      AllowedOAuthFlows: ["code"],
+      AllowedOAuthScopes: ["openid", "email", "profile"],
+      SupportedIdentityProviders: ["COGNITO"],
+    });
+  });
+
+  it("allows SRP sign-in and refresh alone on the client: no password or admin flows", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPoolClient", {
+      ExplicitAuthFlows: ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    });
+  });
+
+  it("never says whether a user exists", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPoolClient", { PreventUserExistenceErrors: "ENABLED" });
+  });
+
+  it("issues access and id tokens for an hour and refresh tokens for 30 days", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPoolClient", {
+      AccessTokenValidity: 60,
+      IdTokenValidity: 60,
+      RefreshTokenValidity: 30 * 24 * 60,
+      TokenValidityUnits: { AccessToken: "minutes", IdToken: "minutes", RefreshToken: "minutes" },
+    });
+  });
+
+  it("returns the browser to the dashboard alone after sign-in and sign-out", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPoolClient", {
+      CallbackURLs: [DASHBOARD_URL],
+      LogoutURLs: [DASHBOARD_URL],
+    });
+  });
+
+  it("serves managed login on a Cognito domain named after the stage and account, styled for the client", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPoolDomain", {
+      UserPoolId: poolRef(),
+      Domain: { "Fn::Join": ["", [`${resourceName(STAGE, "login")}-`, { Ref: "AWS::AccountId" }]] },
+      ManagedLoginVersion: 2,
+    });
+    data.hasResourceProperties("AWS::Cognito::ManagedLoginBranding", {
+      UserPoolId: poolRef(),
+      ClientId: { Ref: logicalIdOf(identity().dashboardClient) },
+      UseCognitoProvidedValues: true,
+    });
+  });
+
+  it("outputs the pool id, the client id and the managed login URL", () => {
+    app.hasOutput("UserPoolId", { Value: importOf(identity().userPool) });
+    app.hasOutput("UserPoolClientId", { Value: importOf(identity().dashboardClient) });
+    app.hasOutput("UserPoolDomainUrl", {
+      Value: {
+        "Fn::Join": [
+          "",
+          ["https://", importOf(identity().domain), ".auth.", { Ref: "AWS::Region" }, ".amazoncognito.com"],
+        ],
+      },
+    });
+  });
+
+  it("refuses a return URL that is neither HTTPS nor localhost", () => {
+    expect(
+      () =>
+        new DataStack(new App(), "PlainHttp", {
+          stage: STAGE,
+          allowedOrigins: ["https://dashboard.example.com"],
+          dashboardUrls: ["http://dashboard.example.com/"],
+        }),
+    ).toThrow("refused: http://dashboard.example.com/");
   });
 });
 
