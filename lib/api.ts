@@ -4,49 +4,70 @@ import {
   CorsHttpMethod,
   HttpApi,
   HttpMethod,
+  HttpNoneAuthorizer,
+  type HttpRoute,
   HttpStage,
+  type IHttpRouteAuthorizer,
   LogGroupLogDestination,
 } from "aws-cdk-lib/aws-apigatewayv2";
-import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
+import { HttpUserPoolAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { BUCKETS, CORS_SETTINGS, RAW_PREFIX, ROUTES } from "../lambdas/names.ts";
+import { BUCKETS, CORS_SETTINGS, ENV, RAW_PREFIX, ROUTES, type RouteHandlerName } from "../lambdas/names.ts";
 import type { Database } from "./database.ts";
+import type { Identity } from "./identity.ts";
 import { pixelLabFunction } from "./lambda-function.ts";
 import type { Storage } from "./storage.ts";
-
-type RouteHandler = (typeof ROUTES)[number]["handler"];
 
 export interface ApiProps {
   stage: string;
   storage: Storage;
   queue: IQueue;
   database: Database;
+  /** The user pool whose access tokens, issued to the dashboard's client, the signed-in routes accept. */
+  identity: Identity;
   environment: Record<string, string>;
   /** Origins allowed to call the API from a browser (never `*`). */
   allowedOrigins: string[];
   throttle?: { rateLimit: number; burstLimit: number };
 }
 
+/** The header the dashboard sends its access token in (`Authorization: Bearer <token>`). */
+export const TOKEN_SOURCE = "$request.header.Authorization";
+
 /**
- * The HTTP API, built from the same route table as the local gateway: one Lambda per route, IAM
- * authorization on every route for now, throttling and JSON access logs on the default stage.
+ * The HTTP API, built from the same route table as the local gateway: one Lambda per route, throttling and
+ * JSON access logs on the default stage. A route's `access` picks its authorizer: `signed-in` routes take the
+ * user pool's JWT authorizer (a valid token of the pool, issued to the dashboard's client), and their functions
+ * get the pool and client ids to verify the token again and read its groups; `public` routes take none.
  */
 export class Api extends Construct {
   readonly httpApi: HttpApi;
-  readonly functions: Record<RouteHandler, NodejsFunction>;
+  readonly functions: Record<RouteHandlerName, NodejsFunction>;
+  readonly routes: Record<RouteHandlerName, HttpRoute>;
+  readonly authorizer: HttpUserPoolAuthorizer;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
-    const { storage, queue, database } = props;
+    const { storage, queue, database, identity } = props;
+    this.authorizer = new HttpUserPoolAuthorizer("UserPoolAuthorizer", identity.userPool, {
+      userPoolClients: [identity.dashboardClient],
+      identitySource: [TOKEN_SOURCE],
+    });
+    const signedInEnvironment = {
+      ...props.environment,
+      [ENV.userPoolId]: identity.userPool.userPoolId,
+      [ENV.userPoolClientId]: identity.dashboardClient.userPoolClientId,
+    };
     this.httpApi = new HttpApi(this, "HttpApi", {
       apiName: `pixel-lab-${props.stage}`,
       createDefaultStage: false,
-      defaultAuthorizer: new HttpIamAuthorizer(),
+      // A route added without an authorizer is signed-in; every route of ROUTES names its own anyway.
+      defaultAuthorizer: this.authorizer,
       corsPreflight: {
         allowOrigins: props.allowedOrigins,
         allowMethods: CORS_SETTINGS.allowMethods.map((method) => CorsHttpMethod[method]),
@@ -66,7 +87,9 @@ export class Api extends Construct {
           JSON.stringify({
             requestId: "$context.requestId",
             ip: "$context.identity.sourceIp",
-            caller: "$context.identity.caller",
+            // The caller's user pool id (`sub`), never their email; and why the authorizer refused a token.
+            user: "$context.authorizer.claims.sub",
+            authorizerError: "$context.authorizer.error",
             time: "$context.requestTime",
             method: "$context.httpMethod",
             routeKey: "$context.routeKey",
@@ -78,20 +101,28 @@ export class Api extends Construct {
       },
     });
 
-    const functions = {} as Record<RouteHandler, NodejsFunction>;
+    const functions = {} as Record<RouteHandlerName, NodejsFunction>;
+    const routes = {} as Record<RouteHandlerName, HttpRoute>;
     for (const route of ROUTES) {
+      const signedIn = route.access === "signed-in";
       const fn = pixelLabFunction(this, functionId(route.handler), {
         handler: `http/${route.handler}`,
-        environment: props.environment,
+        environment: signedIn ? signedInEnvironment : props.environment,
       });
       database.cluster.grantDataApiAccess(fn);
       functions[route.handler] = fn;
-      this.httpApi.addRoutes({
+      // Public routes name HttpNoneAuthorizer, so the default authorizer never applies to them.
+      const authorizer: IHttpRouteAuthorizer = signedIn ? this.authorizer : new HttpNoneAuthorizer();
+      const [added] = this.httpApi.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration: new HttpLambdaIntegration(`${functionId(route.handler)}Integration`, fn),
+        authorizer,
       });
+      if (!added) throw new Error(`no route added for ${route.method} ${route.path}`);
+      routes[route.handler] = added;
     }
+    this.routes = routes;
 
     // Presigning a POST signs with the function's own credentials: it needs PutObject on raw/ only.
     for (const handler of ["create-products", "create-upload"] as const) {

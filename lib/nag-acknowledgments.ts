@@ -92,6 +92,14 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
       reason:
         "Recovery is point-in-time restore from 7 days of continuous backups; Backtrack would bill every change record of a write-heavy pipeline for a faster rewind we do not need.",
     },
+    ...(["health", "openapi"] as const).map((handler) => ({
+      scope: application.api.routes[handler],
+      id: "AwsSolutions-APIG4",
+      reason:
+        handler === "health"
+          ? "GET /health is public by design: uptime checks call it without a token. It answers only whether the database, buckets and queue respond (and how fast), never product or user data; the stage's throttle bounds how often anyone can call it."
+          : "GET /openapi.json is public by design: it is the API's description (paths and schemas, the same for every caller), so clients and docs can be built before anyone signs in; it returns no data, and every route it describes that does needs a token.",
+    })),
     {
       scope: identity.userPool,
       id: "AwsSolutions-COG8",

@@ -72,6 +72,7 @@ export class AppStack extends Stack {
       storage,
       queue: queueing.queue,
       database,
+      identity,
       environment,
       allowedOrigins: storage.allowedOrigins,
     });
@@ -91,7 +92,8 @@ export class AppStack extends Stack {
 
     new CfnOutput(this, "ApiUrl", {
       value: this.api.url,
-      description: "Base URL of the HTTP API (IAM-signed requests)",
+      description:
+        "Base URL of the HTTP API (a user pool access token in Authorization, but for /health and /openapi.json)",
     });
     new CfnOutput(this, "UserPoolId", {
       value: identity.userPool.userPoolId,

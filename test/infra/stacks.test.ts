@@ -17,6 +17,7 @@ import {
   USER_GROUPS,
   WORKER_PROCESS_ENV,
 } from "../../lambdas/names.ts";
+import { TOKEN_SOURCE } from "../../lib/api.ts";
 import { buildApp, type PixelLabApp } from "../../lib/app.ts";
 import { migrationsChecksum } from "../../lib/migrations.ts";
 import { acknowledgments } from "../../lib/nag-acknowledgments.ts";
@@ -51,6 +52,9 @@ const importOf = (construct: { node: { defaultChild?: unknown } }) => ({
 });
 
 const identity = () => built.data.identity;
+
+const SIGNED_IN_ROUTES = ROUTES.filter((route) => route.access === "signed-in");
+const PUBLIC_ROUTES = ROUTES.filter((route) => route.access === "public");
 
 const resourcesOf = (template: Template, type: string) =>
   Object.values(template.findResources(type)) as {
@@ -661,12 +665,86 @@ describe("identity (Cognito)", () => {
 });
 
 describe("HTTP API", () => {
-  it("has exactly the routes of the shared route table, each behind IAM authorization", () => {
+  const authorizerId = () => {
+    const ids = Object.keys(app.findResources("AWS::ApiGatewayV2::Authorizer"));
+    if (ids.length !== 1) throw new Error(`expected one authorizer, found ${ids.length}`);
+    return ids[0];
+  };
+
+  it("has exactly the routes of the shared route table", () => {
     app.resourceCountIs("AWS::ApiGatewayV2::Route", ROUTES.length);
     for (const route of ROUTES) {
+      app.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: `${route.method} ${route.path}` });
+    }
+  });
+
+  it("has one authorizer: JWT, accepting tokens of the user pool issued to the dashboard's client", () => {
+    app.resourceCountIs("AWS::ApiGatewayV2::Authorizer", 1);
+    app.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
+      AuthorizerType: "JWT",
+      JwtConfiguration: {
+        Issuer: {
+          "Fn::Join": [
+            "",
+            [
+              "https://cognito-idp.",
+              { Ref: "AWS::Region" },
+              ".amazonaws.com/",
+              importOf(identity().userPool),
+            ],
+          ],
+        },
+        Audience: [importOf(identity().dashboardClient)],
+      },
+    });
+  });
+
+  it("reads the token from the Authorization header", () => {
+    expect(TOKEN_SOURCE).toBe("$request.header.Authorization");
+    app.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", { IdentitySource: [TOKEN_SOURCE] });
+  });
+
+  it("puts every signed-in route behind the user pool's JWT authorizer", () => {
+    expect(SIGNED_IN_ROUTES.length).toBeGreaterThan(0);
+    for (const route of SIGNED_IN_ROUTES) {
       app.hasResourceProperties("AWS::ApiGatewayV2::Route", {
         RouteKey: `${route.method} ${route.path}`,
-        AuthorizationType: "AWS_IAM",
+        AuthorizationType: "JWT",
+        AuthorizerId: { Ref: authorizerId() },
+      });
+    }
+  });
+
+  it("leaves every public route open (no authorizer), and only those", () => {
+    expect(PUBLIC_ROUTES.length).toBeGreaterThan(0);
+    for (const route of PUBLIC_ROUTES) {
+      app.hasResourceProperties("AWS::ApiGatewayV2::Route", {
+        RouteKey: `${route.method} ${route.path}`,
+        AuthorizationType: "NONE",
+        AuthorizerId: Match.absent(),
+      });
+    }
+    const open = resourcesOf(app, "AWS::ApiGatewayV2::Route")
+      .filter((route) => route.Properties.AuthorizationType !== "JWT")
+      .map((route) => route.Properties.RouteKey)
+      .sort();
+    expect(open).toEqual(PUBLIC_ROUTES.map((route) => `${route.method} ${route.path}`).sort());
+  });
+
+  it("gives every signed-in route's function the user pool and client ids, to verify the token again", () => {
+    expect(SIGNED_IN_ROUTES.length).toBeGreaterThan(0);
+    const functions = app.findResources("AWS::Lambda::Function");
+    for (const route of SIGNED_IN_ROUTES) {
+      const fn = functions[logicalIdOf(built.application.api.functions[route.handler])] as
+        | { Properties: { Environment: { Variables: Record<string, unknown> } } }
+        | undefined;
+      expect(fn?.Properties.Environment.Variables, route.handler).toMatchObject({
+        [ENV.userPoolId]: {
+          "Fn::ImportValue": expect.stringMatching(new RegExp(exportOf(identity().userPool))),
+        },
+        [ENV.userPoolClientId]: {
+          "Fn::ImportValue": expect.stringMatching(new RegExp(exportOf(identity().dashboardClient))),
+        },
       });
     }
   });
@@ -782,4 +860,66 @@ describe("cdk-nag (AWS Solutions)", () => {
     Validations.of(bare).addPlugins(new AwsSolutionsChecks(bare));
     expect(() => bare.synth()).toThrow(/[Vv]alidation/);
   }, 120_000);
+
+  /**
+   * Synthesises the app (bundling skipped) with every acknowledgment but `withheld`, and returns cdk-nag's
+   * findings from the validation report: rule id → the paths of the constructs that raise it.
+   */
+  const findingsWithout = (withheld: string[]) => {
+    const bare = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const settings = { stage: STAGE, allowedOrigins: ["https://dashboard.example.com"] };
+    const dataStack = new DataStack(bare, "Data", settings);
+    const appStack = new AppStack(bare, "App", settings, dataStack);
+    Validations.of(bare).addPlugins(new AwsSolutionsChecks(bare));
+    for (const { scope, id, reason } of acknowledgments(dataStack, appStack)) {
+      if (!withheld.includes(id)) Validations.of(scope).acknowledge({ id, reason });
+    }
+    try {
+      bare.synth();
+    } catch {
+      // The report below says why.
+    }
+    const report = JSON.parse(readFileSync(join(bare.outdir, "validation-report.json"), "utf8")) as {
+      pluginReports: {
+        pluginName: string;
+        violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[];
+      }[];
+    };
+    const findings: Record<string, string[]> = {};
+    for (const plugin of report.pluginReports) {
+      for (const violation of plugin.violations) {
+        findings[violation.ruleName] = [
+          ...(findings[violation.ruleName] ?? []),
+          ...violation.violatingConstructs.map(({ constructPath }) => constructPath),
+        ].sort();
+      }
+    }
+    return { findings, appStack, dataStack };
+  };
+
+  it("leaves no finding, error or warning, unacknowledged", () => {
+    expect(findingsWithout([]).findings).toEqual({});
+  }, 120_000);
+
+  it("finds no route without authorization but the public ones, and the user pool's plan alone on Cognito", () => {
+    const { findings, appStack, dataStack } = findingsWithout(["AwsSolutions-APIG4", "AwsSolutions-COG8"]);
+    expect(PUBLIC_ROUTES.length).toBeGreaterThan(0);
+    expect(findings).toEqual({
+      "AwsSolutions-APIG4": PUBLIC_ROUTES.map(
+        (route) => (appStack.api.routes[route.handler].node.defaultChild as CfnElement).node.path,
+      ).sort(),
+      "AwsSolutions-COG8": [(dataStack.identity.userPool.node.defaultChild as CfnElement).node.path],
+    });
+  }, 120_000);
+
+  it("acknowledges APIG4 on the public routes alone, each on its own route", () => {
+    const scopes = acknowledgments(built.data, built.application)
+      .filter(({ id }) => id === "AwsSolutions-APIG4")
+      .map(({ scope }) => scope.node.path)
+      .sort();
+    expect(PUBLIC_ROUTES.length).toBeGreaterThan(0);
+    expect(scopes).toEqual(
+      PUBLIC_ROUTES.map((route) => built.application.api.routes[route.handler].node.path).sort(),
+    );
+  });
 });
