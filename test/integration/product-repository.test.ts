@@ -306,4 +306,105 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
     expect(new Set(seen).size).toBe(150);
     expect(seen[0]).toBe("v149");
   });
+
+  it("keeps skus unique per seller: two sellers may share one, a seller gets theirs back", async () => {
+    const [mine] = await repository.createProducts("seller-a", [newProduct("SHARED-SKU")], now);
+    const [theirs] = await repository.createProducts("seller-b", [newProduct("shared-sku")], now);
+    expect(theirs?.created).toBe(true);
+    expect(theirs?.product.id).not.toBe(mine?.product.id);
+    const [again] = await repository.createProducts("seller-a", [newProduct("SHARED-SKU")], now);
+    expect(again).toMatchObject({ created: false, product: { id: mine?.product.id, sellerId: "seller-a" } });
+  });
+
+  it("filters by seller, category and text, and orders the review queue by waiting time", async () => {
+    const seller = `queue-${driver}`;
+    const created = await repository.createProducts(
+      seller,
+      [newProduct("Q-1", { title: "100% cotton_towel" }), newProduct("Q-2"), newProduct("Q-3")],
+      now,
+    );
+    const [towel, second, third] = created.map(({ product }) => product.id);
+    // Waiting since: second 3 min, third 2 min; the towel is still pending (no photo).
+    for (const [id, minutes] of [
+      [second, 3],
+      [third, 2],
+    ] as const) {
+      await database.admin
+        .updateTable("products")
+        .set({ status: "pending_review", status_changed_at: new Date(now.getTime() - minutes * 60_000) })
+        .where("id", "=", id as string)
+        .execute();
+    }
+    const ids = async (query: Partial<Parameters<ProductRepository["listProducts"]>[0]>) =>
+      (await repository.listProducts({ sort: "newest", limit: 10, sellerId: seller, ...query })).map(
+        (product) => product.id,
+      );
+    expect(await ids({ sort: "waiting" })).toEqual([second, third, towel]);
+    expect(await ids({ search: "100%" })).toEqual([towel]);
+    // As LIKE wildcards these would match the towel ("cOTton", "cotON_TOwel"); as text they match nothing.
+    expect(await ids({ search: "o_t" })).toEqual([]);
+    expect(await ids({ search: "on%to" })).toEqual([]);
+    expect(await ids({ search: "cotton_towel" })).toEqual([towel]);
+    expect(await ids({ category: "garden" })).toEqual([]);
+    expect(await ids({ sellerId: "nobody" })).toEqual([]);
+    const afterSecond = await repository.listProducts({
+      sort: "waiting",
+      limit: 10,
+      sellerId: seller,
+      after: { sort: "waiting", group: 0, time: new Date(now.getTime() - 3 * 60_000), id: second as string },
+    });
+    expect(afterSecond.map((product) => product.id)).toEqual([third, towel]);
+  });
+
+  it("applies one review decision at a time and records it with its reviewer", async () => {
+    const [{ product } = { product: undefined }] = await repository.createProducts(
+      SELLER,
+      [newProduct(`REVIEW-${driver}`)],
+      now,
+    );
+    const id = product?.id as string;
+    await database.admin
+      .insertInto("product_images")
+      .values({
+        product_id: id,
+        sequence: 1,
+        variant: "standard",
+        object_key: `enhanced/${id}/1/standard.jpg`,
+        format: "jpeg",
+        width: 10,
+        height: 10,
+        bytes: 10,
+        created_at: now,
+      })
+      .execute();
+    await database.admin
+      .updateTable("products")
+      .set({ status: "pending_review", last_sequence: 1 })
+      .where("id", "=", id)
+      .execute();
+    const unknownVariant = await repository.decideReview({
+      productId: id,
+      decision: { decision: "approve", mainImage: "thumb" },
+      actor: "rita",
+      now,
+    });
+    expect(unknownVariant).toMatchObject({ kind: "unknown-variant", variants: ["standard"] });
+    const decisions = await Promise.all(
+      (["rita", "rob"] as const).map((actor) =>
+        repository.decideReview({
+          productId: id,
+          decision: { decision: "approve", mainImage: "standard" },
+          actor,
+          now,
+        }),
+      ),
+    );
+    expect(decisions.map((decision) => decision.kind).sort()).toEqual(["decided", "not-pending"]);
+    expect(await repository.findProduct(id)).toMatchObject({ status: "approved", mainImage: "standard" });
+    const reviewed = (await repository.history(id, { limit: 10, order: "oldest" })).filter(
+      (entry) => entry.event === "reviewed",
+    );
+    expect(reviewed).toEqual([expect.objectContaining({ variant: "standard", toStatus: "approved" })]);
+    expect(["rita", "rob"]).toContain(reviewed[0]?.actor);
+  });
 });
