@@ -47,4 +47,13 @@ export const decimalField = ({ max, allowZero }: DecimalRule) =>
         return z.NEVER;
       }
       return normalise(text);
+    })
+    // What the transform checks, said to the API's description (zod-openapi renders only the input's type).
+    .meta({
+      description: `a decimal from ${allowZero ? "0" : "0.01"} to ${max} with at most two decimal places, as a JSON string or number (answers carry it as a string with two places)`,
+      override: ({ jsonSchema }) => {
+        jsonSchema.pattern = DECIMAL_TEXT.source;
+        jsonSchema.minimum = allowZero ? 0 : 0.01;
+        jsonSchema.maximum = Number(max);
+      },
     });

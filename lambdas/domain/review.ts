@@ -6,38 +6,43 @@ import { type ProductJson, productJson } from "./product.ts";
 import { parseRequest } from "./product-input.ts";
 import type { ApiDeps } from "./products.ts";
 
+const approveSchema = z
+  .object({
+    decision: z.literal("approve"),
+    mainImage: z
+      .string({ error: "is required: the variant that becomes the product's main image" })
+      .min(1, "must name a variant")
+      .max(32, "must be at most 32 characters"),
+  })
+  .strict();
+
+const rejectSchema = z
+  .object({
+    decision: z.literal("reject"),
+    reason: z
+      .string({ error: "is required: say what the seller should change" })
+      .trim()
+      .min(3, "must be at least 3 characters")
+      .max(500, "must be at most 500 characters"),
+  })
+  .strict();
+
+const DECISION_ERROR = "must be approve (with mainImage) or reject (with reason)";
+
 /** A product's review decision: approve with the variant that becomes its main image, or reject with a reason. */
-export const reviewDecisionSchema = z.discriminatedUnion(
-  "decision",
-  [
-    z
-      .object({
-        decision: z.literal("approve"),
-        mainImage: z
-          .string({ error: "is required: the variant that becomes the product's main image" })
-          .min(1, "must name a variant")
-          .max(32, "must be at most 32 characters"),
-      })
-      .strict(),
-    z
-      .object({
-        decision: z.literal("reject"),
-        reason: z
-          .string({ error: "is required: say what the seller should change" })
-          .trim()
-          .min(3, "must be at least 3 characters")
-          .max(500, "must be at most 500 characters"),
-      })
-      .strict(),
-  ],
-  { error: "must be approve (with mainImage) or reject (with reason)" },
-);
+export const reviewDecisionSchema = z.discriminatedUnion("decision", [approveSchema, rejectSchema], {
+  error: DECISION_ERROR,
+});
 
 export const MAX_REVIEWS_PER_REQUEST = 100;
 
-export const reviewItemSchema = z.intersection(
-  z.object({ id: z.string({ error: "is required: the product id" }).max(64) }),
-  reviewDecisionSchema,
+const productIdField = z.string({ error: "is required: the product id" }).max(64, "is not a product id");
+
+/** One decision of `POST /reviews`: the same decision, naming its product. */
+export const reviewItemSchema = z.discriminatedUnion(
+  "decision",
+  [approveSchema.extend({ id: productIdField }), rejectSchema.extend({ id: productIdField })],
+  { error: DECISION_ERROR },
 );
 
 export const bulkReviewSchema = z

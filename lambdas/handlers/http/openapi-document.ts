@@ -64,28 +64,10 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const reviewResultMatches: Same<z.output<typeof reviewItemResultSchema>, ReviewItemResult> = true;
 void reviewResultMatches;
 
-/**
- * One decision of POST /reviews. The handler validates each item with `reviewItemSchema` on its own (an
- * intersection: `{id}` and a decision). zod renders it as `allOf` of an open `{id}` and the strict decision
- * objects, and a strict branch would refuse the `id` of its sibling, so no item could ever match; zod itself
- * ignores unknown keys of an item (the `{id}` side does not refuse them), so the branches are rendered open.
- */
 const reviewItemComponent = reviewItemSchema.meta({
   id: "ReviewItem",
   description:
-    "A product id and its decision: approve with the variant that becomes its main image, or reject with a reason. Unknown fields are ignored.",
-  override: ({ jsonSchema }) => {
-    const openBranches = (schema: unknown): unknown => {
-      if (typeof schema !== "object" || schema === null) return schema;
-      const { additionalProperties: _closed, ...rest } = schema as Record<string, unknown>;
-      for (const keyword of ["oneOf", "anyOf", "allOf"]) {
-        if (Array.isArray(rest[keyword])) rest[keyword] = (rest[keyword] as unknown[]).map(openBranches);
-      }
-      return rest;
-    };
-    // New objects, never edits of the rendered parts: the decision's schema is shared with POST /products/{id}/review.
-    if (Array.isArray(jsonSchema.allOf)) jsonSchema.allOf = jsonSchema.allOf.map(openBranches) as never;
-  },
+    "A product id and its decision: approve with the variant that becomes its main image, or reject with a reason.",
 });
 
 /** POST /reviews' body as the description shows it: the handler checks the array, then each item alone. */
@@ -127,20 +109,8 @@ const PATH_PARAMETERS: Record<string, z.ZodType> = {
   }),
 };
 
-/**
- * The money and percentage fields of a new product (`decimalField`, money.ts) are transforms: zod-openapi
- * renders their input side (a string or a number) and nothing of the checks inside the transform, so the
- * document says in words what they accept.
- */
+/** The discount's default: zod leaves out a default it cannot vouch for as input (the default of a transform). */
 const DISCOUNT = catalogueFieldsSchema.shape.discount;
-const DECIMAL_INPUTS = new Set<unknown>([
-  catalogueFieldsSchema.shape.mrp,
-  catalogueFieldsSchema.shape.price,
-  catalogueFieldsSchema.shape.gst,
-  DISCOUNT.unwrap(),
-]);
-const DECIMAL_DESCRIPTION =
-  "a non-negative decimal with at most two decimal places, as a JSON string or number (answers carry it as a string with two places)";
 
 // ---------------------------------------------------------------------------------------------------------
 // The contract of each route
@@ -502,13 +472,7 @@ export const openApiDocument = () => {
     },
     {
       override: ({ jsonSchema, zodSchema, io }) => {
-        if (io !== "input") return;
-        if (DECIMAL_INPUTS.has(zodSchema)) {
-          jsonSchema.description = DECIMAL_DESCRIPTION;
-          jsonSchema.minimum = 0;
-        }
-        // zod leaves out a default it cannot vouch for as input (the default of a transform); this one is.
-        if (zodSchema === DISCOUNT) jsonSchema.default = DISCOUNT.def.defaultValue;
+        if (io === "input" && zodSchema === DISCOUNT) jsonSchema.default = DISCOUNT.def.defaultValue;
       },
     },
   );
