@@ -39,7 +39,12 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
   it("applies every migration once, in order, records it and releases the lock", async () => {
     database = await createTestDatabase("migrate", { migrated: false, driver, as: "admin" });
     const migrations = await loadMigrations();
-    const versions = ["001_initial", "002_analysis_and_duplicates", "003_backlog_and_duplicate_pairs"];
+    const versions = [
+      "001_initial",
+      "002_analysis_and_duplicates",
+      "003_backlog_and_duplicate_pairs",
+      "004_sellers_and_review",
+    ];
     expect(migrations.map((migration) => migration.version)).toEqual(versions);
 
     expect(await migrate(database.db)).toEqual(versions);
@@ -72,8 +77,9 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
         "001_initial",
         "002_analysis_and_duplicates",
         "003_backlog_and_duplicate_pairs",
+        "004_sellers_and_review",
       ]);
-      expect(await database.db.selectFrom("schema_migrations").selectAll().execute()).toHaveLength(3);
+      expect(await database.db.selectFrom("schema_migrations").selectAll().execute()).toHaveLength(4);
     } finally {
       await other.destroy();
     }
