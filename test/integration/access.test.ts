@@ -289,3 +289,63 @@ describe("the list's filters cannot be turned against it", () => {
     );
   });
 });
+
+describe("near-duplicates across sellers", () => {
+  it("tells a seller a near-duplicate exists without naming another seller's product; a reviewer sees it", async () => {
+    const mine = await call("POST", "/products", mallory, { products: [item("COPY-1")] });
+    const copy = mine.body.products[0].id as string;
+    const at = new Date();
+    const original = (id: number, productId: string) => ({
+      id,
+      product_id: productId,
+      upload_id: productId,
+      sequence: 1,
+      bucket: "raw",
+      object_key: `raw/${productId}/photo.jpg`,
+      etag: `etag-${id}`,
+      bytes: 1,
+      status: "succeeded" as const,
+      phash: "0123456789abcdef",
+      dhash: "0123456789abcdef",
+      created_at: at,
+      updated_at: at,
+    });
+    await database.admin
+      .insertInto("product_originals")
+      .values([original(9001, aliceProduct.id), original(9002, copy)])
+      .execute();
+    const pair = (productId: string, originalId: number, otherId: string, otherOriginal: number) => ({
+      product_id: productId,
+      original_id: originalId,
+      duplicate_product_id: otherId,
+      duplicate_original_id: otherOriginal,
+      phash_distance: 2,
+      dhash_distance: 3,
+      created_at: at,
+    });
+    await database.admin
+      .insertInto("product_duplicates")
+      .values([pair(copy, 9002, aliceProduct.id, 9001), pair(aliceProduct.id, 9001, copy, 9002)])
+      .execute();
+
+    const seen = await call("GET", `/products/${copy}/duplicates`, mallory);
+    expect(seen.body.duplicates).toEqual([
+      { product: null, pHashDistance: 2, dHashDistance: 3, detectedAt: expect.any(String) },
+    ]);
+    expect(JSON.stringify((await call("GET", `/products/${copy}`, mallory)).body)).not.toContain(
+      aliceProduct.id,
+    );
+    const reviewed = await call("GET", `/products/${copy}/duplicates`, reviewer);
+    expect(reviewed.body.duplicates).toEqual([
+      expect.objectContaining({
+        product: {
+          id: aliceProduct.id,
+          sellerId: "alice",
+          sku: "LAMP-1",
+          title: "Lamp LAMP-1",
+          status: "pending",
+        },
+      }),
+    ]);
+  });
+});
