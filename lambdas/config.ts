@@ -1,7 +1,7 @@
 import type { Jwks } from "aws-jwt-verify/jwk";
 import { z } from "zod";
-import { DEFAULT_VARIANT_SET, variantSetSchema } from "./engine/variant-spec.ts";
 import type { IdentityConfig } from "./adapters/token-verifier.ts";
+import { DEFAULT_VARIANT_SET, variantSetSchema } from "./engine/variant-spec.ts";
 import {
   BUCKETS,
   ENHANCE_QUEUE_SETTINGS,

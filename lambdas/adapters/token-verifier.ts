@@ -27,7 +27,10 @@ export type IdentityConfig =
   | { kind: "cognito"; userPoolId: string; clientId: string }
   | { kind: "local"; issuer: string; clientId: string; jwks: Jwks };
 
-const ROLE_OF_GROUP: Record<string, Role> = { [USER_GROUPS.sellers]: "seller", [USER_GROUPS.reviewers]: "reviewer" };
+const ROLE_OF_GROUP: Record<string, Role> = {
+  [USER_GROUPS.sellers]: "seller",
+  [USER_GROUPS.reviewers]: "reviewer",
+};
 
 /**
  * The caller a verified access token names. The groups are read from the token itself: API Gateway hands the
@@ -55,7 +58,8 @@ const refusal = (error: JwtBaseError): AppError => {
   if (error instanceof JwtExpiredError) return because("the token has expired; sign in again");
   if (error instanceof JwtNotBeforeError) return because("the token is not valid yet");
   if (error instanceof JwtParseError) return because("the bearer token is not a JWT");
-  if (error instanceof JwtInvalidIssuerError) return because("the token was not issued by this API's user pool");
+  if (error instanceof JwtInvalidIssuerError)
+    return because("the token was not issued by this API's user pool");
   if (error instanceof CognitoJwtInvalidClientIdError || error instanceof JwtInvalidAudienceError) {
     return because("the token was issued to another app client");
   }

@@ -101,9 +101,12 @@ describe.each(DRIVERS)("migration 003 over %s", (driver) => {
     expect(await migrate(database.db, before003)).toEqual(["001_initial", "002_analysis_and_duplicates"]);
     await seed002(database.db);
 
-    expect(await migrate(database.db, migrations.filter((migration) => migration.version < "004"))).toEqual([
-      "003_backlog_and_duplicate_pairs",
-    ]);
+    expect(
+      await migrate(
+        database.db,
+        migrations.filter((migration) => migration.version < "004"),
+      ),
+    ).toEqual(["003_backlog_and_duplicate_pairs"]);
 
     const pairs = await database.db
       .selectFrom("product_duplicates")

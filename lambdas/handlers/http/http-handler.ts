@@ -90,7 +90,10 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 const callerOf = async (tokens: TokenVerifier, event: APIGatewayProxyEventV2): Promise<Caller> => {
   const header = event.headers?.authorization;
   if (header === undefined || header.trim() === "") {
-    throw new AppError("UNAUTHORIZED", "sign in first: send the access token as 'Authorization: Bearer <token>'");
+    throw new AppError(
+      "UNAUTHORIZED",
+      "sign in first: send the access token as 'Authorization: Bearer <token>'",
+    );
   }
   const token = BEARER.exec(header.trim())?.[1];
   if (token === undefined) {
@@ -151,10 +154,13 @@ export const signedInHandler = (
   route: (event: ApiEvent, caller: Caller) => Promise<JsonResult>,
   options: HttpHandlerOptions = {},
 ) =>
-  chainFor(async (event, caller) => {
-    if (!caller) throw new Error("a signed-in route ran without a verified caller");
-    return route(event, caller);
-  }, { ...options, tokens });
+  chainFor(
+    async (event, caller) => {
+      if (!caller) throw new Error("a signed-in route ran without a verified caller");
+      return route(event, caller);
+    },
+    { ...options, tokens },
+  );
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -1,5 +1,5 @@
-import { openApiDocument } from "./openapi-document.ts";
 import { json, publicHandler } from "./http-handler.ts";
+import { openApiDocument } from "./openapi-document.ts";
 
 /** Built once per cold start: the document depends on nothing but the code. */
 const document = openApiDocument();
