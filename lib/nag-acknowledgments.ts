@@ -72,7 +72,7 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
       scope: database.cluster,
       id: "AwsSolutions-SMG4",
       reason:
-        "Rotating the cluster secret needs a rotation Lambda with network access to the cluster (a Secrets Manager VPC endpoint in this NAT-less VPC); planned with user sign-in. The secret is read only by the Data API on behalf of IAM-authorised functions.",
+        "Rotating the cluster secret needs a rotation Lambda with network access to the cluster (a Secrets Manager VPC endpoint in this NAT-less VPC), not built yet. The secret is read only by the Data API on behalf of the migration function, the one function granted it.",
     },
     {
       scope: database.node.findChild("AppSecret"),
