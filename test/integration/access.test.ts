@@ -2,7 +2,7 @@ import { generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiDeps } from "../../lambdas/domain/products.ts";
 import { LOCAL_IDENTITY } from "../../lambdas/names.ts";
-import { startApiServer } from "../support/api-server.ts";
+import { jsonRequest, startApiServer } from "../support/api-server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
@@ -18,20 +18,8 @@ let emulator: TestEmulator;
 let api: { url: string; close(): Promise<void> };
 let deps: ApiDeps;
 
-const call = async (method: string, path: string, headers: Record<string, string>, body?: unknown) => {
-  const response = await fetch(`${api.url}${path}`, {
-    method,
-    headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    // biome-ignore lint/suspicious/noExplicitAny: response bodies are what the assertions examine
-    body: (text ? JSON.parse(text) : undefined) as any,
-  };
-};
+const call = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+  jsonRequest(api.url, method, path, headers, body);
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiDeps } from "../../lambdas/domain/products.ts";
-import { startApiServer } from "../support/api-server.ts";
+import { jsonRequest, startApiServer } from "../support/api-server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { testApiDeps } from "../support/deps.ts";
 import { startTestEmulator, type TestEmulator } from "../support/emulator.ts";
@@ -17,16 +17,8 @@ let otherSeller: Record<string, string>;
 let rita: Record<string, string>;
 let rob: Record<string, string>;
 
-const call = async (method: string, path: string, headers: Record<string, string>, body?: unknown) => {
-  const response = await fetch(`${api.url}${path}`, {
-    method,
-    headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  // biome-ignore lint/suspicious/noExplicitAny: response bodies are what the assertions examine
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as any };
-};
+const call = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+  jsonRequest(api.url, method, path, headers, body);
 
 let serial = 0;
 /** New products of a seller, waiting for review since the given times (oldest first by default). */

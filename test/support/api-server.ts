@@ -49,3 +49,25 @@ export const startApiServer = async (deps: ApiDeps, assets: { s3: S3Client; buck
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 };
+
+/** One JSON request with the caller's headers (usually `authorization`): status, headers and the parsed body. */
+export const jsonRequest = async (
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+) => {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    // biome-ignore lint/suspicious/noExplicitAny: response bodies are what the assertions examine
+    body: (text ? JSON.parse(text) : undefined) as any,
+  };
+};
