@@ -8,6 +8,8 @@ export type ImageProblem =
   | "TOO_SMALL"
   /** The header or the pixel data cannot be read. */
   | "CORRUPT"
+  /** One flat colour, or nearly: nothing to show (checked on images from outside the engine). */
+  | "BLANK"
   /** A valid image that the engine failed on: a fault of the engine, never fixed by trying again. */
   | "UNPROCESSABLE";
 

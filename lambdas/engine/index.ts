@@ -7,6 +7,13 @@ import { type EngineResult, renderVariantSet } from "./render.ts";
 import type { VariantSpec } from "./variant-spec.ts";
 
 export { ImageError, type ImageProblem } from "./errors.ts";
+export {
+  EXTERNAL_IMAGE_LIMITS,
+  type ExternalImageRequest,
+  type FinishedImage,
+  finishExternalImage,
+  type Provenance,
+} from "./external-image.ts";
 export { SUPPORTED_FORMATS_TEXT } from "./formats.ts";
 export { IMAGE_LIMITS } from "./intake.ts";
 export { hammingDistance, hashBands, isNearDuplicate } from "./perceptual-hash.ts";
