@@ -19,6 +19,7 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { BUCKETS, CORS_SETTINGS, ENV, RAW_PREFIX, ROUTES, type RouteHandlerName } from "../lambdas/names.ts";
 import type { Database } from "./database.ts";
+import type { GeminiKey } from "./gemini-key.ts";
 import type { Identity } from "./identity.ts";
 import { pixelLabFunction } from "./lambda-function.ts";
 import type { Storage } from "./storage.ts";
@@ -30,6 +31,8 @@ export interface ApiProps {
   database: Database;
   /** The user pool whose access tokens, issued to the dashboard's client, the signed-in routes accept. */
   identity: Identity;
+  /** The Gemini API key's secret: /health may tell whether it is set, never read it. */
+  geminiKey: GeminiKey;
   environment: Record<string, string>;
   /** Origins allowed to call the API from a browser (never `*`). */
   allowedOrigins: string[];
@@ -133,7 +136,8 @@ export class Api extends Construct {
         }),
       );
     }
-    // /health: HeadBucket on both buckets (s3:ListBucket) and the queue's attributes, nothing more.
+    // /health: HeadBucket on both buckets (s3:ListBucket), the queue's attributes and the Gemini key's
+    // metadata, nothing more.
     functions.health.addToRolePolicy(
       new PolicyStatement({
         actions: ["s3:ListBucket"],
@@ -143,6 +147,10 @@ export class Api extends Construct {
     functions.health.addToRolePolicy(
       new PolicyStatement({ actions: ["sqs:GetQueueAttributes"], resources: [queue.queueArn] }),
     );
+    // Gemini is "configured" when the key's secret has an AWSCURRENT version: DescribeSecret says so, and
+    // cannot return the key.
+    functions.health.addEnvironment(ENV.geminiApiKeySecretArn, props.geminiKey.secret.secretArn);
+    props.geminiKey.grantDescribe(functions.health);
     // Re-enhancement requests reach the worker through the enhance queue.
     queue.grantSendMessages(functions["enhance-product"]);
     this.functions = functions;

@@ -17,7 +17,7 @@ const BASIC_EXECUTION_ROLE =
  * it, with the reason a reviewer would want. Anything not listed here fails synth.
  */
 export const acknowledgments = (data: DataStack, application: AppStack): Acknowledgment[] => {
-  const { storage, database, identity } = data;
+  const { storage, database, identity, geminiKey } = data;
   const iam5 = (resource: string) => `AwsSolutions-IAM5[Resource::${resource}]`;
   const rawObjects = iam5(storage.objectsArnAsFinding(BUCKETS.raw, RAW_PREFIX));
   const enhancedObjects = iam5(storage.objectsArnAsFinding(BUCKETS.enhanced, ENHANCED_PREFIX));
@@ -79,6 +79,12 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
       id: "AwsSolutions-SMG4",
       reason:
         "The app user's password is set from this secret by the migration function on every deploy; rotating it needs a rotation Lambda with network access to the cluster (as for the cluster secret). It is read only by the Data API on behalf of the API, worker, reconciler and migration functions.",
+    },
+    {
+      scope: geminiKey.secret,
+      id: "AwsSolutions-SMG4",
+      reason:
+        "A third-party API key issued by Google: no rotation Lambda can mint a new one, since only Google AI Studio issues keys. An operator rotates it by issuing a new key there and putting it in this secret (put-secret-value), then revoking the old one; the worker, the one function that reads it, picks the new value up at its next cold start or when its cached copy expires.",
     },
     {
       scope: database.cluster,

@@ -3,6 +3,7 @@ import type { Construct } from "constructs";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { Database } from "./database.ts";
+import { GeminiKey } from "./gemini-key.ts";
 import { Identity } from "./identity.ts";
 import { Migrations } from "./migrations.ts";
 import { Queueing } from "./queueing.ts";
@@ -27,15 +28,16 @@ export interface PixelLabSettings {
 }
 
 /**
- * What holds state: buckets and CDN, the queue and its DLQ, the database, the user pool and its users. It
- * changes rarely and is retained on delete; the application stack can be torn down and redeployed freely
- * beside it.
+ * What holds state: buckets and CDN, the queue and its DLQ, the database, the user pool and its users, and the
+ * secret an operator puts the Gemini API key in. It changes rarely and is retained on delete; the application
+ * stack can be torn down and redeployed freely beside it.
  */
 export class DataStack extends Stack {
   readonly storage: Storage;
   readonly queueing: Queueing;
   readonly database: Database;
   readonly identity: Identity;
+  readonly geminiKey: GeminiKey;
 
   constructor(scope: Construct, id: string, settings: PixelLabSettings, props?: StackProps) {
     super(scope, id, props);
@@ -52,6 +54,7 @@ export class DataStack extends Stack {
       stage: settings.stage,
       dashboardUrls: settings.dashboardUrls ?? this.storage.allowedOrigins.map((origin) => `${origin}/`),
     });
+    this.geminiKey = new GeminiKey(this, "GeminiKey", { stage: settings.stage });
   }
 }
 
@@ -64,7 +67,7 @@ export class AppStack extends Stack {
 
   constructor(scope: Construct, id: string, settings: PixelLabSettings, data: DataStack, props?: StackProps) {
     super(scope, id, props);
-    const { storage, queueing, database, identity } = data;
+    const { storage, queueing, database, identity, geminiKey } = data;
     const environment = runtimeEnvironment(settings.stage, storage, queueing.queue, database);
     this.migrations = new Migrations(this, "Migrations", { database, environment });
     this.api = new Api(this, "Api", {
@@ -73,10 +76,17 @@ export class AppStack extends Stack {
       queue: queueing.queue,
       database,
       identity,
+      geminiKey,
       environment,
       allowedOrigins: storage.allowedOrigins,
     });
-    this.worker = new Worker(this, "Worker", { storage, queue: queueing.queue, database, environment });
+    this.worker = new Worker(this, "Worker", {
+      storage,
+      queue: queueing.queue,
+      database,
+      environment,
+      geminiKey,
+    });
     this.reconciler = new Reconciler(this, "Reconciler", {
       storage,
       queue: queueing.queue,
@@ -121,6 +131,11 @@ export class AppStack extends Stack {
     new CfnOutput(this, "DatabaseAppSecretArn", {
       value: database.appSecret.secretArn,
       description: "The app user's secret: data-only grants, what the functions sign in with",
+    });
+    new CfnOutput(this, "GeminiApiKeySecretArn", {
+      value: geminiKey.secret.secretArn,
+      description:
+        "The Gemini API key's secret, created empty: set the key with aws secretsmanager put-secret-value --secret-id <this ARN> --secret-string '<key>' (the bare key from Google AI Studio). Until then /health reports Gemini not configured and the AI step is skipped. The worker reads the key once per cold start, so a changed key reaches each worker at its next cold start or when its cached copy expires.",
     });
     new CfnOutput(this, "AlarmTopicArn", {
       value: alarms.topic.topicArn,

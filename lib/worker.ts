@@ -8,10 +8,12 @@ import {
   BUCKETS,
   ENHANCE_QUEUE_SETTINGS,
   ENHANCED_PREFIX,
+  ENV,
   RAW_PREFIX,
   WORKER_PROCESS_ENV,
 } from "../lambdas/names.ts";
 import type { Database } from "./database.ts";
+import type { GeminiKey } from "./gemini-key.ts";
 import { pixelLabFunction } from "./lambda-function.ts";
 import type { Storage } from "./storage.ts";
 
@@ -20,11 +22,13 @@ export interface WorkerProps {
   queue: IQueue;
   database: Database;
   environment: Record<string, string>;
+  /** The Gemini API key's secret: the worker is the one function that reads it. */
+  geminiKey: GeminiKey;
 }
 
 /**
  * The enhance worker: SQS batches with partial batch failures, sharp's Linux binaries in the bundle,
- * and exactly the access it needs — read raw/, write enhanced/, the Data API.
+ * and exactly the access it needs — read raw/, write enhanced/, the Data API, read the Gemini key.
  */
 export class Worker extends Construct {
   readonly function: NodejsFunction;
@@ -38,7 +42,11 @@ export class Worker extends Construct {
       // sharp decodes a 100 MP photo in memory; 2 GB also buys a full vCPU for the encode.
       memorySize: 2048,
       timeout: Duration.seconds(ENHANCE_QUEUE_SETTINGS.workerTimeoutSeconds),
-      environment: { ...props.environment, ...WORKER_PROCESS_ENV },
+      environment: {
+        ...props.environment,
+        ...WORKER_PROCESS_ENV,
+        [ENV.geminiApiKeySecretArn]: props.geminiKey.secret.secretArn,
+      },
     });
     this.function.addEventSource(
       new SqsEventSource(queue, {
@@ -70,5 +78,6 @@ export class Worker extends Construct {
       }),
     );
     database.cluster.grantDataApiAccess(this.function);
+    props.geminiKey.grantRead(this.function);
   }
 }

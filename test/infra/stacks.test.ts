@@ -19,6 +19,7 @@ import {
 } from "../../lambdas/names.ts";
 import { TOKEN_SOURCE } from "../../lib/api.ts";
 import { buildApp, type PixelLabApp } from "../../lib/app.ts";
+import { GEMINI_API_KEY_SECRET } from "../../lib/gemini-key.ts";
 import { migrationsChecksum } from "../../lib/migrations.ts";
 import { acknowledgments } from "../../lib/nag-acknowledgments.ts";
 import { AppStack, DataStack } from "../../lib/stacks.ts";
@@ -249,7 +250,12 @@ describe("database", () => {
       DBInstanceClass: "db.serverless",
       Engine: "aurora-mysql",
     });
-    data.resourceCountIs("AWS::SecretsManager::Secret", 2);
+    // The admin's and the app user's, both generated (the Gemini key's, created empty, is the only other).
+    expect(
+      resourcesOf(data, "AWS::SecretsManager::Secret").filter(
+        (secret) => secret.Properties.GenerateSecretString,
+      ),
+    ).toHaveLength(2);
     data.resourceCountIs("AWS::EC2::NatGateway", 0);
   });
 });
@@ -351,6 +357,165 @@ describe("database users", () => {
   it("re-runs the migration function when the app user's grants would change", () => {
     app.hasResourceProperties("Custom::PixelLabSchema", {
       appUserGrants: Match.stringLikeRegexp("^DELETE,INSERT,SELECT,UPDATE ON .*\\bproducts\\b"),
+    });
+  });
+});
+
+describe("Gemini API key", () => {
+  interface IamStatement {
+    Effect: string;
+    Action: string | string[];
+    Resource: unknown;
+  }
+  interface PolicyDocument {
+    Statement: IamStatement[];
+  }
+  const secret = () => built.data.geminiKey.secret;
+  const secretId = () => built.data.getLogicalId(secret().node.defaultChild as CfnElement);
+  const secretName = resourceName(STAGE, GEMINI_API_KEY_SECRET);
+  const secretResource = () => {
+    const resource = data.findResources("AWS::SecretsManager::Secret")[secretId()] as
+      | { Properties: Record<string, unknown> }
+      | undefined;
+    if (!resource) throw new Error("no Gemini API key secret");
+    return resource;
+  };
+  /** The logical id of a function's role in the App stack. */
+  const roleOf = (fn: { role?: { node: { defaultChild?: unknown } } }) => {
+    if (!fn.role) throw new Error("a function without a role");
+    return `${built.application.stackName}/${logicalIdOf(fn.role)}`;
+  };
+  const worker = () => roleOf(built.application.worker.function);
+  const health = () => roleOf(built.application.api.functions.health);
+
+  /**
+   * Every Allow statement of every IAM policy in both stacks (policies, managed policies and roles' inline
+   * policies), with the roles it applies to as `stack/logicalId`.
+   */
+  const allowStatements = () =>
+    (
+      [
+        [data, built.data.stackName],
+        [app, built.application.stackName],
+      ] as const
+    ).flatMap(([template, stack]) => {
+      const roleName = (role: unknown) =>
+        `${stack}/${(role as { Ref?: string }).Ref ?? JSON.stringify(role)}`;
+      const attached = (type: string) =>
+        Object.values(template.findResources(type)).flatMap((policy) => {
+          const { PolicyDocument, Roles = [] } = (
+            policy as { Properties: { PolicyDocument: PolicyDocument; Roles?: unknown[] } }
+          ).Properties;
+          return PolicyDocument.Statement.map((statement) => ({ statement, roles: Roles.map(roleName) }));
+        });
+      const inline = Object.entries(template.findResources("AWS::IAM::Role")).flatMap(([id, role]) =>
+        (
+          (role as { Properties: { Policies?: { PolicyDocument: PolicyDocument }[] } }).Properties.Policies ??
+          []
+        )
+          .flatMap(({ PolicyDocument }) => PolicyDocument.Statement)
+          .map((statement) => ({ statement, roles: [`${stack}/${id}`] })),
+      );
+      return [...attached("AWS::IAM::Policy"), ...attached("AWS::IAM::ManagedPolicy"), ...inline].filter(
+        ({ statement }) => statement.Effect === "Allow",
+      );
+    });
+  const glob = (pattern: string) =>
+    new RegExp(
+      `^${pattern
+        .split("*")
+        .map((part) => part.replace(/[.?+^$(){}|[\]\\]/g, "\\$&"))
+        .join(".*")}$`,
+    );
+  /** Whether a statement's resources take in the secret: by reference, or by a wildcard that matches its ARN. */
+  const coversSecret = (statement: IamStatement) => {
+    const arn = `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${secretName}-AbCdEf`;
+    return [statement.Resource].flat().some((resource) => {
+      if (JSON.stringify(resource).includes(secretId())) return true;
+      if (typeof resource === "string") return glob(resource).test(arn);
+      // A Secrets Manager ARN built with Fn::Join, its tokens (partition, region, account…) read as wildcards.
+      const join = (resource as { "Fn::Join"?: [string, unknown[]] })["Fn::Join"];
+      if (!join?.[1].some((part) => typeof part === "string" && part.includes(":secretsmanager:")))
+        return false;
+      return glob(join[1].map((part) => (typeof part === "string" ? part : "*")).join(join[0])).test(arn);
+    });
+  };
+  const allows = (statement: IamStatement, action: string) =>
+    [statement.Action].flat().some((pattern) => glob(pattern).test(action));
+  /** The roles allowed `action` on the secret, sorted. */
+  const rolesAllowed = (action: string) =>
+    [
+      ...new Set(
+        allowStatements()
+          .filter(({ statement }) => allows(statement, action) && coversSecret(statement))
+          .flatMap(({ roles }) => roles),
+      ),
+    ].sort();
+
+  it("is one secret of the data stack, named for the stage, retained on delete and replace", () => {
+    data.hasResource("AWS::SecretsManager::Secret", {
+      Properties: Match.objectLike({ Name: secretName }),
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+    });
+    expect(secretResource().Properties.Name).toBe(secretName);
+    app.resourceCountIs("AWS::SecretsManager::Secret", 0);
+  });
+
+  it("is created empty: no generated value, no value of any kind, for the operator to set", () => {
+    expect(secretResource().Properties).not.toHaveProperty("GenerateSecretString");
+    expect(secretResource().Properties).not.toHaveProperty("SecretString");
+  });
+
+  it("is encrypted with the AWS-managed key, so IAM alone decides who decrypts it", () => {
+    expect(secretResource().Properties).not.toHaveProperty("KmsKeyId");
+  });
+
+  it("lets the worker read it: GetSecretValue on its ARN", () => {
+    expect(rolesAllowed("secretsmanager:GetSecretValue")).toContain(worker());
+  });
+
+  it("lets no other role in either stack read it, by its ARN or a wildcard", () => {
+    expect(rolesAllowed("secretsmanager:GetSecretValue")).toEqual([worker()]);
+  });
+
+  it("lets /health only describe it (whether a value is set), never read it", () => {
+    const actions = allowStatements()
+      .filter(({ statement, roles }) => roles.includes(health()) && coversSecret(statement))
+      .flatMap(({ statement }) => [statement.Action].flat());
+    expect(actions).toEqual(["secretsmanager:DescribeSecret"]);
+  });
+
+  it("gives no role but the worker's and /health's any permission on it", () => {
+    const roles = new Set(
+      allowStatements()
+        .filter(({ statement }) => coversSecret(statement))
+        .flatMap(({ roles }) => roles),
+    );
+    expect([...roles].sort()).toEqual([worker(), health()].sort());
+  });
+
+  it("gives its ARN to the worker and /health, and to no other function", () => {
+    const holders = Object.fromEntries(
+      Object.entries(app.findResources("AWS::Lambda::Function"))
+        .map(([id, fn]) => [
+          id,
+          (fn as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties
+            .Environment?.Variables?.[ENV.geminiApiKeySecretArn],
+        ])
+        .filter(([, value]) => value !== undefined),
+    );
+    const secretImport = { "Fn::ImportValue": expect.stringMatching(new RegExp(exportOf(secret()))) };
+    expect(holders).toEqual({
+      [logicalIdOf(built.application.worker.function)]: secretImport,
+      [logicalIdOf(built.application.api.functions.health)]: secretImport,
+    });
+  });
+
+  it("outputs its ARN, saying how to set the key", () => {
+    app.hasOutput("GeminiApiKeySecretArn", {
+      Value: importOf(secret()),
+      Description: Match.stringLikeRegexp("aws secretsmanager put-secret-value --secret-id"),
     });
   });
 });
@@ -910,6 +1075,19 @@ describe("cdk-nag (AWS Solutions)", () => {
       ).sort(),
       "AwsSolutions-COG8": [(dataStack.identity.userPool.node.defaultChild as CfnElement).node.path],
     });
+  }, 120_000);
+
+  it("acknowledges SMG4 (no rotation) on the Gemini API key's secret, which raises it, with why", () => {
+    const secret = built.data.geminiKey.secret;
+    const onSecret = acknowledgments(built.data, built.application).filter(
+      ({ id, scope }) => id === "AwsSolutions-SMG4" && scope.node.path.startsWith(secret.node.path),
+    );
+    expect(onSecret.map(({ scope }) => scope)).toEqual([secret]);
+    expect(onSecret[0]?.reason).toMatch(/Google/);
+    const { findings, dataStack } = findingsWithout(["AwsSolutions-SMG4"]);
+    expect(findings["AwsSolutions-SMG4"]).toContain(
+      (dataStack.geminiKey.secret.node.defaultChild as CfnElement).node.path,
+    );
   }, 120_000);
 
   it("acknowledges APIG4 on the public routes alone, each on its own route", () => {
