@@ -1,6 +1,7 @@
 import { App } from "aws-cdk-lib";
 import { parseAllowedOrigins } from "../lambdas/config.ts";
 import { buildApp } from "../lib/app.ts";
+import { GEMINI_TUNING_KEYS, type GeminiTuning } from "../lib/gemini-key.ts";
 
 const app = new App();
 const context = (key: string): string | undefined => app.node.tryGetContext(key) ?? undefined;
@@ -24,7 +25,21 @@ const dashboardUrls = (): string[] | undefined =>
     .map((url) => url.trim())
     .filter((url) => url !== "");
 
+/**
+ * `-c geminiImageModel=…`, and likewise geminiAnalysisModel, geminiAiVariants, geminiCallTimeoutMs,
+ * geminiBudgetSeconds and geminiConcurrency: the worker's Gemini tuning; each unset one keeps the runtime's
+ * default. The API key is never context: it lives in its secret (output GeminiApiKeySecretArn).
+ */
+const geminiTuning = (): GeminiTuning | undefined => {
+  const entries = GEMINI_TUNING_KEYS.flatMap((key) => {
+    const value = context(key);
+    return value === undefined ? [] : [[key, String(value)]];
+  });
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+};
+
 const origins = allowedOrigins();
+const tuning = geminiTuning();
 const urls = dashboardUrls();
 buildApp(
   {
@@ -32,6 +47,7 @@ buildApp(
     ...(origins ? { allowedOrigins: origins } : {}),
     ...(urls ? { dashboardUrls: urls } : {}),
     ...(context("alarmEmail") ? { alarmEmail: context("alarmEmail") as string } : {}),
+    ...(tuning ? { geminiTuning: tuning } : {}),
   },
   {
     app,

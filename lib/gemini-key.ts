@@ -2,10 +2,46 @@ import { RemovalPolicy } from "aws-cdk-lib";
 import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
 import { type CfnSecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
-import { resourceName } from "../lambdas/names.ts";
+import { ENV, GEMINI_SETTINGS, resourceName } from "../lambdas/names.ts";
 
 /** The secret's deployed name is `pixel-lab-{stage}-gemini-api-key`. */
 export const GEMINI_API_KEY_SECRET = "gemini-api-key";
+
+/**
+ * The Gemini step's optional tuning, as `-c` context keys of the same names as their `ENV` entries (e.g.
+ * `-c geminiImageModel=…`); each unset one takes the runtime's default (`GEMINI_SETTINGS`, `lambdas/config.ts`).
+ */
+export const GEMINI_TUNING_KEYS = [
+  "geminiAnalysisModel",
+  "geminiImageModel",
+  "geminiAiVariants",
+  "geminiCallTimeoutMs",
+  "geminiBudgetSeconds",
+  "geminiConcurrency",
+] as const satisfies readonly (keyof typeof ENV)[];
+
+export type GeminiTuning = Partial<Record<(typeof GEMINI_TUNING_KEYS)[number], string>>;
+
+/**
+ * The worker's environment for the tuning given. The runtime validates every value at its cold start; the
+ * budget is refused here too, at synth, because the worker's timeout (which the queue's visibility is derived
+ * from) only has room for `GEMINI_SETTINGS.maxBudgetSeconds` beside a photo.
+ */
+export const geminiTuningEnvironment = (tuning: GeminiTuning = {}): Record<string, string> => {
+  const budget = tuning.geminiBudgetSeconds;
+  const seconds = Number(budget);
+  if (
+    budget !== undefined &&
+    !(Number.isInteger(seconds) && seconds >= 1 && seconds <= GEMINI_SETTINGS.maxBudgetSeconds)
+  ) {
+    throw new Error(
+      `geminiBudgetSeconds is ${budget}; it must be a whole number of seconds from 1 to ${GEMINI_SETTINGS.maxBudgetSeconds}, so the worker's timeout still fits a photo beside it`,
+    );
+  }
+  return Object.fromEntries(
+    GEMINI_TUNING_KEYS.flatMap((key) => (tuning[key] === undefined ? [] : [[ENV[key], tuning[key]]])),
+  );
+};
 
 export interface GeminiKeyProps {
   stage: string;

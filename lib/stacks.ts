@@ -3,7 +3,7 @@ import type { Construct } from "constructs";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { Database } from "./database.ts";
-import { GeminiKey } from "./gemini-key.ts";
+import { GeminiKey, type GeminiTuning } from "./gemini-key.ts";
 import { Identity } from "./identity.ts";
 import { Migrations } from "./migrations.ts";
 import { Queueing } from "./queueing.ts";
@@ -25,6 +25,8 @@ export interface PixelLabSettings {
    */
   dashboardUrls?: string[];
   alarmEmail?: string;
+  /** The Gemini step's optional tuning for the worker (`-c geminiImageModel=…`); unset, the runtime's defaults. */
+  geminiTuning?: GeminiTuning;
 }
 
 /**
@@ -86,6 +88,7 @@ export class AppStack extends Stack {
       database,
       environment,
       geminiKey,
+      ...(settings.geminiTuning ? { geminiTuning: settings.geminiTuning } : {}),
     });
     this.reconciler = new Reconciler(this, "Reconciler", {
       storage,

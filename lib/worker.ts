@@ -13,7 +13,7 @@ import {
   WORKER_PROCESS_ENV,
 } from "../lambdas/names.ts";
 import type { Database } from "./database.ts";
-import type { GeminiKey } from "./gemini-key.ts";
+import { type GeminiKey, type GeminiTuning, geminiTuningEnvironment } from "./gemini-key.ts";
 import { pixelLabFunction } from "./lambda-function.ts";
 import type { Storage } from "./storage.ts";
 
@@ -24,6 +24,8 @@ export interface WorkerProps {
   environment: Record<string, string>;
   /** The Gemini API key's secret: the worker is the one function that reads it. */
   geminiKey: GeminiKey;
+  /** The Gemini step's optional tuning; unset, the runtime's defaults. */
+  geminiTuning?: GeminiTuning;
 }
 
 /**
@@ -46,6 +48,7 @@ export class Worker extends Construct {
         ...props.environment,
         ...WORKER_PROCESS_ENV,
         [ENV.geminiApiKeySecretArn]: props.geminiKey.secret.secretArn,
+        ...geminiTuningEnvironment(props.geminiTuning),
       },
     });
     this.function.addEventSource(

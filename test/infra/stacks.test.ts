@@ -9,6 +9,7 @@ import {
   CORS_SETTINGS,
   ENHANCE_QUEUE_SETTINGS,
   ENV,
+  GEMINI_SETTINGS,
   QUEUES,
   RAW_PREFIX,
   RECONCILE_SETTINGS,
@@ -19,7 +20,7 @@ import {
 } from "../../lambdas/names.ts";
 import { TOKEN_SOURCE } from "../../lib/api.ts";
 import { buildApp, type PixelLabApp } from "../../lib/app.ts";
-import { GEMINI_API_KEY_SECRET } from "../../lib/gemini-key.ts";
+import { GEMINI_API_KEY_SECRET, GEMINI_TUNING_KEYS } from "../../lib/gemini-key.ts";
 import { migrationsChecksum } from "../../lib/migrations.ts";
 import { acknowledgments } from "../../lib/nag-acknowledgments.ts";
 import { AppStack, DataStack } from "../../lib/stacks.ts";
@@ -512,11 +513,61 @@ describe("Gemini API key", () => {
     });
   });
 
+  it("leaves the Gemini tuning to the runtime's defaults when none is given", () => {
+    const fn = app.findResources("AWS::Lambda::Function")[logicalIdOf(built.application.worker.function)] as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    };
+    for (const key of GEMINI_TUNING_KEYS)
+      expect(fn.Properties.Environment.Variables).not.toHaveProperty(ENV[key]);
+  });
+
   it("outputs its ARN, saying how to set the key", () => {
     app.hasOutput("GeminiApiKeySecretArn", {
       Value: importOf(secret()),
       Description: Match.stringLikeRegexp("aws secretsmanager put-secret-value --secret-id"),
     });
+  });
+
+  describe("with Gemini tuning", () => {
+    /** Bundling skipped: only the templates matter here. */
+    const stacks = (geminiTuning: Record<string, string>) => {
+      const bare = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+      const settings = { stage: STAGE, allowedOrigins: ["https://dashboard.example.com"], geminiTuning };
+      return new AppStack(bare, "App", settings, new DataStack(bare, "Data", settings));
+    };
+
+    it("gives the worker each setting given, under its ENV name, and no other function any", () => {
+      const tuning = {
+        geminiImageModel: "gemini-test-image",
+        geminiBudgetSeconds: "12",
+        geminiAiVariants: "1",
+      };
+      const stack = stacks(tuning);
+      const functions = Template.fromStack(stack).findResources("AWS::Lambda::Function");
+      const workerId = stack.getLogicalId(stack.worker.function.node.defaultChild as CfnElement);
+      const variables = (id: string) =>
+        (functions[id] as { Properties: { Environment?: { Variables?: Record<string, unknown> } } })
+          .Properties.Environment?.Variables ?? {};
+      expect(variables(workerId)).toMatchObject({
+        [ENV.geminiImageModel]: "gemini-test-image",
+        [ENV.geminiBudgetSeconds]: "12",
+        [ENV.geminiAiVariants]: "1",
+      });
+      const others = Object.keys(functions).filter(
+        (id) =>
+          id !== workerId &&
+          Object.keys(variables(id)).some(
+            (name) => name.startsWith("GEMINI_") && name !== ENV.geminiApiKeySecretArn,
+          ),
+      );
+      expect(others).toEqual([]);
+    }, 120_000);
+
+    it("refuses a budget the worker's timeout cannot fit beside a photo", () => {
+      expect(() => stacks({ geminiBudgetSeconds: String(GEMINI_SETTINGS.maxBudgetSeconds + 1) })).toThrow(
+        `from 1 to ${GEMINI_SETTINGS.maxBudgetSeconds}`,
+      );
+    }, 120_000);
   });
 });
 
