@@ -19,6 +19,7 @@ export { IMAGE_LIMITS } from "./intake.ts";
 export { hammingDistance, hashBands, isNearDuplicate } from "./perceptual-hash.ts";
 export { type Preview, previewImage } from "./preview.ts";
 export type { EngineResult, OriginalAnalysis, RenderedVariant } from "./render.ts";
+export { compareSameProduct, SAME_PRODUCT_THRESHOLDS, type SameProductReport } from "./same-product.ts";
 
 export interface RenderRequest {
   variants: readonly VariantSpec[];
