@@ -1,11 +1,13 @@
 import type { Jwks } from "aws-jwt-verify/jwk";
 import { z } from "zod";
 import type { IdentityConfig } from "./adapters/token-verifier.ts";
+import { AI_EDITS } from "./domain/ai-prompts.ts";
 import { DEFAULT_VARIANT_SET, variantSetSchema } from "./engine/variant-spec.ts";
 import {
   BUCKETS,
   ENHANCE_QUEUE_SETTINGS,
   ENV,
+  GEMINI_SETTINGS,
   LOCAL_IDENTITY,
   QUEUES,
   RAW_RETENTION_DAYS,
@@ -13,6 +15,16 @@ import {
 } from "./names.ts";
 
 const MB = 1024 * 1024;
+
+/** Where the Gemini key comes from: the environment (local), its secret (AWS), or nowhere (no AI step). */
+const geminiKeySource = (
+  value: string | undefined,
+  secretArn: string | undefined,
+): { kind: "value"; value: string } | { kind: "secret"; arn: string } | undefined => {
+  if (value !== undefined) return { kind: "value", value };
+  if (secretArn !== undefined) return { kind: "secret", arn: secretArn };
+  return undefined;
+};
 
 /** Cognito's pool when one is configured (AWS); else the local stack's key set; else none (every token refused). */
 const identityConfig = (
@@ -114,6 +126,47 @@ const configSchema = z
     [ENV.maxInputPixels]: z.coerce.number().int().positive().default(100_000_000),
     [ENV.maxReceiveCount]: z.coerce.number().int().min(1).default(ENHANCE_QUEUE_SETTINGS.maxReceiveCount),
     [ENV.allowedOrigins]: allowedOriginsSchema,
+    [ENV.geminiApiKey]: z.string().trim().min(1).optional(),
+    [ENV.geminiApiKeySecretArn]: z.string().startsWith("arn:", "must be an ARN (arn:…)").optional(),
+    [ENV.geminiBaseUrl]: optionalUrl,
+    [ENV.geminiAnalysisModel]: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]*$/, "must be a model id, e.g. gemini-3.8-flash")
+      .default(GEMINI_SETTINGS.analysisModel),
+    [ENV.geminiImageModel]: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]*$/, "must be a model id, e.g. gemini-3.1-flash-image")
+      .default(GEMINI_SETTINGS.imageModel),
+    [ENV.geminiAiVariants]: z.coerce
+      .number()
+      .int("must be a whole number")
+      .min(0, "must be 0 (analysis only) or more")
+      .max(AI_EDITS.length, `must be at most ${AI_EDITS.length}, the edits there are prompts for`)
+      .default(GEMINI_SETTINGS.aiVariants),
+    [ENV.geminiCallTimeoutMs]: z.coerce
+      .number()
+      .int()
+      .min(1000, "must be at least 1000 ms")
+      .max(
+        GEMINI_SETTINGS.maxBudgetSeconds * 1000,
+        `must be at most ${GEMINI_SETTINGS.maxBudgetSeconds * 1000} ms`,
+      )
+      .default(GEMINI_SETTINGS.callTimeoutMs),
+    [ENV.geminiBudgetSeconds]: z.coerce
+      .number()
+      .int()
+      .min(1, "must be at least 1 s")
+      .max(
+        GEMINI_SETTINGS.maxBudgetSeconds,
+        `must be at most ${GEMINI_SETTINGS.maxBudgetSeconds} s: the worker's timeout must still fit a photo beside it`,
+      )
+      .default(GEMINI_SETTINGS.budgetSeconds),
+    [ENV.geminiConcurrency]: z.coerce
+      .number()
+      .int()
+      .min(1, "must be at least 1")
+      .max(8, "must be at most 8")
+      .default(GEMINI_SETTINGS.concurrency),
     [ENV.userPoolId]: z
       .string()
       .regex(/^[\w-]+_[0-9a-zA-Z]+$/, "must be a Cognito user pool id, e.g. eu-west-1_AbC123")
@@ -198,6 +251,17 @@ const configSchema = z
       allowedOrigins: env[ENV.allowedOrigins],
       rawRetentionDays: RAW_RETENTION_DAYS,
       identity: identityConfig(env[ENV.userPoolId], env[ENV.userPoolClientId], env[ENV.localJwks]),
+      gemini: {
+        /** The key itself (locally), or the secret that holds it (AWS); neither: the AI step is skipped. */
+        key: geminiKeySource(env[ENV.geminiApiKey], env[ENV.geminiApiKeySecretArn]),
+        baseUrl: env[ENV.geminiBaseUrl],
+        analysisModel: env[ENV.geminiAnalysisModel],
+        imageModel: env[ENV.geminiImageModel],
+        aiVariants: env[ENV.geminiAiVariants],
+        callTimeoutMs: env[ENV.geminiCallTimeoutMs],
+        budgetSeconds: env[ENV.geminiBudgetSeconds],
+        concurrency: env[ENV.geminiConcurrency],
+      },
     };
   });
 

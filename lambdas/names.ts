@@ -151,6 +151,32 @@ export const ENV = {
   userPoolId: "USER_POOL_ID",
   userPoolClientId: "USER_POOL_CLIENT_ID",
   localJwks: "LOCAL_JWKS",
+  geminiApiKey: "GEMINI_API_KEY",
+  geminiApiKeySecretArn: "GEMINI_API_KEY_SECRET_ARN",
+  geminiBaseUrl: "GEMINI_BASE_URL",
+  geminiAnalysisModel: "GEMINI_ANALYSIS_MODEL",
+  geminiImageModel: "GEMINI_IMAGE_MODEL",
+  geminiAiVariants: "GEMINI_AI_VARIANTS",
+  geminiCallTimeoutMs: "GEMINI_CALL_TIMEOUT_MS",
+  geminiBudgetSeconds: "GEMINI_BUDGET_SECONDS",
+  geminiConcurrency: "GEMINI_CONCURRENCY",
+} as const;
+
+/**
+ * The Gemini step's defaults and bounds. The model ids are current, non-deprecated ids of `@google/genai`
+ * 3.3's model list, checked against Google's deprecations page on 2026-12-02 (README, Gemini).
+ * The AI step runs as its own message after the photo's sharp variants have taken the product to
+ * `pending_review`, so it never delays them; its budget fits inside the worker's timeout beside a photo's.
+ */
+export const GEMINI_SETTINGS = {
+  analysisModel: "gemini-3.8-flash",
+  imageModel: "gemini-3.1-flash-image",
+  aiVariants: 3,
+  callTimeoutMs: 15_000,
+  budgetSeconds: 20,
+  /** The most a budget may be: a worker invocation must still fit a photo's budget beside it. */
+  maxBudgetSeconds: WORKER_TIMEOUT_SECONDS - PHOTO_BUDGET_SECONDS,
+  concurrency: 3,
 } as const;
 
 /**

@@ -42,7 +42,7 @@ export const DEFAULT_ANALYSIS: Record<string, unknown> = {
   product: "ceramic coffee mug",
   background: "cluttered kitchen counter",
   problems: ["clutter", "lighting"],
-  recommendedMode: "studio",
+  recommendedMode: "STANDARDIZE",
   altText: "A white ceramic coffee mug with a curved handle",
   suggestedTitle: "White Ceramic Coffee Mug, 350 ml",
   suggestedCategory: "Home & Kitchen > Mugs",

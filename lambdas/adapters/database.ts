@@ -48,6 +48,8 @@ export interface ProductOriginalsTable {
   height: ColumnType<number | null, number | null | undefined, number | null>;
   /** The engine's assessment of the original (quality, background, compliance). */
   analysis: ColumnType<unknown, string | null | undefined, string | null>;
+  ai_analysis: ColumnType<unknown, string | null | undefined, string | null>;
+  ai_claimed_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
   phash: ColumnType<string | null, string | null | undefined, string | null>;
   dhash: ColumnType<string | null, string | null | undefined, string | null>;
   phash_band0: ColumnType<number | null, number | null | undefined, number | null>;
@@ -80,6 +82,9 @@ export interface ProductImagesTable {
   height: number;
   bytes: number;
   created_at: Timestamp;
+  ai_generated: ColumnType<boolean | number, boolean | undefined, boolean>;
+  needs_attention: ColumnType<boolean | number, boolean | undefined, boolean>;
+  guardrail: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
 export interface EnhancementHistoryTable {
@@ -109,6 +114,8 @@ export interface EnhancementHistoryTable {
   external_response_id: string | null;
   error: string | null;
   actor: ColumnType<string | null, string | null | undefined, string | null>;
+  token_usage: ColumnType<unknown, string | null | undefined, string | null>;
+  details: ColumnType<unknown, string | null | undefined, string | null>;
   reason: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { sql, type Transaction } from "kysely";
 import { StaleVersionError } from "../domain/errors.ts";
 import type {
+  AiCallRecord,
   HistoryEntry,
   ProductImage,
   ProductRepository,
@@ -100,6 +101,9 @@ const currentImagesOf = async (db: Db | Trx, productId: string): Promise<Product
       width: row.width,
       height: row.height,
       bytes: row.bytes,
+      aiGenerated: Boolean(row.ai_generated),
+      needsAttention: Boolean(row.needs_attention),
+      guardrail: readJson(row.guardrail) ?? null,
     }),
   );
 };
@@ -319,6 +323,10 @@ export const createProductRepository = (db: Db): ProductRepository => ({
         error: row.error,
         actor: row.actor,
         reason: row.reason,
+        modelVersion: row.model_version,
+        responseId: row.external_response_id,
+        tokenUsage: readJson(row.token_usage) ?? null,
+        details: readJson(row.details) ?? null,
         createdAt: row.created_at,
       }),
     );
@@ -777,7 +785,17 @@ export const createProductRepository = (db: Db): ProductRepository => ({
   async latestOriginal(productId) {
     const row = await db
       .selectFrom("product_originals")
-      .select(["object_key", "bucket", "upload_id", "bytes", "sequence", "width", "height", "analysis"])
+      .select([
+        "object_key",
+        "bucket",
+        "upload_id",
+        "bytes",
+        "sequence",
+        "width",
+        "height",
+        "analysis",
+        "ai_analysis",
+      ])
       .where("product_id", "=", productId)
       .where("status", "=", "succeeded")
       // A re-enhancement's sequence records no analysis: the photo's own sequence is the latest original.
@@ -795,7 +813,178 @@ export const createProductRepository = (db: Db): ProductRepository => ({
       width: row.width,
       height: row.height,
       analysis: readJson(row.analysis),
+      aiAnalysis: readJson(row.ai_analysis) ?? null,
     };
+  },
+
+  async aiStepState(productId, sequence) {
+    const product = await selectProduct(db, productId);
+    if (!product) return undefined;
+    const [original, images, failures] = await Promise.all([
+      db
+        .selectFrom("product_originals")
+        .select(["bucket", "object_key", "ai_analysis"])
+        .where("product_id", "=", productId)
+        .where("sequence", "=", sequence)
+        .executeTakeFirst(),
+      db
+        .selectFrom("product_images")
+        .select("variant")
+        .where("product_id", "=", productId)
+        .where("sequence", "=", sequence)
+        .where("ai_generated", "=", true)
+        .execute(),
+      db
+        .selectFrom("enhancement_history")
+        .select(["event", "variant"])
+        .where("product_id", "=", productId)
+        .where("sequence", "=", sequence)
+        .where("event", "in", ["ai_variant_failed", "ai_analysis_failed"])
+        .execute(),
+    ]);
+    return {
+      status: product.status,
+      lastSequence: product.last_sequence,
+      original: original ? { bucket: original.bucket, key: original.object_key } : undefined,
+      settledVariants: [
+        ...images.map((image) => image.variant),
+        ...failures.flatMap((row) => (row.event === "ai_variant_failed" && row.variant ? [row.variant] : [])),
+      ],
+      analysisSettled:
+        (original?.ai_analysis ?? null) !== null ||
+        failures.some((row) => row.event === "ai_analysis_failed"),
+    };
+  },
+
+  async recordAi(productId, sequence, record, now) {
+    const callColumns = (call: AiCallRecord | null) => ({
+      model_version: call ? (call.modelVersion ?? call.model) : null,
+      external_response_id: call?.responseId ?? null,
+      token_usage: call?.usage ? JSON.stringify(call.usage) : null,
+      processing_ms: call ? Math.round(call.latencyMs) : null,
+    });
+    await db.transaction().execute(async (trx) => {
+      const base = {
+        product_id: productId,
+        sequence,
+        quality_metadata: null,
+        size_metadata: null,
+        created_at: now,
+      };
+      if (record.kind === "variant") {
+        const { image } = record;
+        await trx
+          .insertInto("product_images")
+          .values({
+            product_id: productId,
+            sequence,
+            variant: image.variant,
+            object_key: image.key,
+            format: image.format,
+            width: image.width,
+            height: image.height,
+            bytes: image.bytes,
+            ai_generated: true,
+            needs_attention: image.needsAttention,
+            guardrail: JSON.stringify(image.guardrail),
+            created_at: now,
+          })
+          .execute();
+        await trx
+          .insertInto("enhancement_history")
+          .values({
+            ...base,
+            ...callColumns(record.call),
+            event: "ai_variant_created",
+            mode: "AI",
+            variant: image.variant,
+            output_key: image.key,
+            output_url: image.url,
+            output_bytes: image.bytes,
+            output_width: image.width,
+            output_height: image.height,
+            quality_metadata: JSON.stringify(image.qualityMetadata),
+            size_metadata: JSON.stringify(image.sizeMetadata),
+            details: JSON.stringify({
+              promptId: record.promptId,
+              needsAttention: image.needsAttention,
+              guardrail: image.guardrail,
+              attempts: record.call.attempts,
+            }),
+            status: image.needsAttention ? "needs_attention" : "succeeded",
+          })
+          .execute();
+        return;
+      }
+      if (record.kind === "analysis") {
+        await trx
+          .updateTable("product_originals")
+          .set({ ai_analysis: JSON.stringify(record.analysis), updated_at: now })
+          .where("product_id", "=", productId)
+          .where("sequence", "=", sequence)
+          .execute();
+        await trx
+          .insertInto("enhancement_history")
+          .values({
+            ...base,
+            ...callColumns(record.call),
+            event: "ai_analysis",
+            details: JSON.stringify({ ...record.analysis, attempts: record.call.attempts }),
+            status: "succeeded",
+          })
+          .execute();
+        return;
+      }
+      await trx
+        .insertInto("enhancement_history")
+        .values({
+          ...base,
+          ...callColumns(record.call),
+          event: record.variant === null ? "ai_analysis_failed" : "ai_variant_failed",
+          mode: "AI",
+          variant: record.variant,
+          details: JSON.stringify({ failure: record.failure, attempts: record.call?.attempts ?? 0 }),
+          status: "failed",
+          error: record.reason.slice(0, 1000),
+        })
+        .execute();
+    });
+  },
+
+  async claimAiStep(productId, sequence, until, now) {
+    const result = await db
+      .updateTable("product_originals")
+      .set({ ai_claimed_until: until })
+      .where("product_id", "=", productId)
+      .where("sequence", "=", sequence)
+      .where((eb) => eb.or([eb("ai_claimed_until", "is", null), eb("ai_claimed_until", "<", now)]))
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  },
+
+  async releaseAiStep(productId, sequence) {
+    await db
+      .updateTable("product_originals")
+      .set({ ai_claimed_until: null })
+      .where("product_id", "=", productId)
+      .where("sequence", "=", sequence)
+      .execute();
+  },
+
+  async recordAiSkipped(productId, sequence, reason, now) {
+    await db
+      .insertInto("enhancement_history")
+      .values({
+        product_id: productId,
+        sequence,
+        event: "ai_skipped",
+        status: "skipped",
+        error: reason,
+        quality_metadata: null,
+        size_metadata: null,
+        created_at: now,
+      })
+      .execute();
   },
 
   async failSequence(productId, sequence, reason, now) {

@@ -8,6 +8,7 @@ import {
   SUPPORTED_FORMATS_TEXT,
 } from "../engine/index.ts";
 import type { VariantSpec } from "../engine/variant-spec.ts";
+import type { AiStepMessage } from "./ai-step.ts";
 import { type FailureCode, originalMissingReason, PermanentFailure } from "./errors.ts";
 import { enhancedKey, parseRawKey } from "./object-keys.ts";
 import type {
@@ -35,13 +36,32 @@ export interface WorkerSettings {
   rawRetentionDays: number;
 }
 
+/**
+ * Where a photo's AI step goes once its sharp variants are stored: a message of its own on the queue, or
+ * nowhere, and then a history row says why.
+ */
+export type AiScheduler =
+  | { kind: "queue"; send(message: AiStepMessage): Promise<void> }
+  | { kind: "off"; reason: string };
+
+export const AI_NOT_CONFIGURED = "the AI step was skipped: no Gemini API key is configured";
+
 export interface WorkerDeps {
   repository: ProductRepository;
   objectStore: ObjectStore;
   settings: WorkerSettings;
   clock: Clock;
   log: Log;
+  /** Default: off, as no key is configured. */
+  ai?: AiScheduler | undefined;
 }
+
+/** Asks for the AI step of a photo's sequence, or records that it has none. */
+const scheduleAiStep = async (deps: WorkerDeps, productId: string, sequence: number): Promise<void> => {
+  const ai = deps.ai ?? { kind: "off", reason: AI_NOT_CONFIGURED };
+  if (ai.kind === "queue") return ai.send({ type: "ai", productId, sequence });
+  await deps.repository.recordAiSkipped(productId, sequence, ai.reason, deps.clock());
+};
 
 /** One `ObjectCreated` notification, already URL-decoded. */
 export interface UploadedObject {
@@ -191,6 +211,7 @@ const IMAGE_ADVICE: Record<ImageError["problem"], string> = {
   TOO_SMALL: "Upload a larger photo",
   CORRUPT: "export the photo again and re-upload it",
   UNPROCESSABLE: "export it again as a JPEG or PNG and re-upload it",
+  BLANK: "upload a photo that shows the product",
 };
 
 /** The engine's account of what is wrong with the pixels, as a reason the seller can act on. */
@@ -208,6 +229,7 @@ const imageFailure = (error: ImageError, declaredType: string): PermanentFailure
       return new PermanentFailure(error.problem, `${error.message}. ${advice}`, { cause: error });
     case "CORRUPT":
     case "UNPROCESSABLE":
+    case "BLANK":
       return new PermanentFailure(error.problem, `${error.message}; ${advice}`, { cause: error });
   }
 };
@@ -253,6 +275,11 @@ export const enhanceUpload = async (
     const reason = `a photo was uploaded while the product is ${claim.status}; it was not processed`;
     await repository.recordRefusedUpload(productId, object.key, reason, clock());
     return { kind: "skipped", reason };
+  }
+  if (claim.kind === "finished" && deps.ai?.kind === "queue") {
+    // The delivery that finished the photo may have died before asking for its AI step: ask again (the
+    // step does nothing twice).
+    await scheduleAiStep(deps, productId, claim.sequence);
   }
   if (claim.kind !== "started" && claim.kind !== "resumed") {
     return settledClaim(claim, productId, "processed this object");
@@ -374,6 +401,7 @@ const processSequence = async (
       },
       clock(),
     );
+    if (work.findsDuplicates) await scheduleAiStep(deps, productId, sequence);
     log.info("photo enhanced", {
       productId,
       sequence,

@@ -14,6 +14,12 @@ export interface ProductImage {
   width: number;
   height: number;
   bytes: number;
+  /** Made by Gemini, not by the engine. */
+  aiGenerated: boolean;
+  /** The guardrail doubts it still shows the same product: never chosen automatically. */
+  needsAttention: boolean;
+  /** The guardrail's figures, for AI images. */
+  guardrail: unknown;
 }
 
 export interface UploadRecord {
@@ -122,7 +128,40 @@ export interface LatestOriginal {
   width: number | null;
   height: number | null;
   analysis: unknown;
+  /** Gemini's analysis of the photo, when it made one. */
+  aiAnalysis: unknown;
 }
+
+/** Where the AI step of one sequence stands: what it works on, and what earlier deliveries already did. */
+export interface AiStepState {
+  /** The product's status and newest sequence: the AI step adds to the newest sequence only. */
+  status: ProductStatus;
+  lastSequence: number;
+  /** The photo of the sequence. */
+  original: { bucket: string; key: string } | undefined;
+  /** AI variants of the sequence already stored or already failed for good: not asked for again. */
+  settledVariants: string[];
+  /** Whether the analysis already succeeded or failed for good. */
+  analysisSettled: boolean;
+}
+
+/** One AI call's result, as recorded: an AI variant, the analysis, or why either failed. */
+export type AiRecord =
+  | {
+      kind: "variant";
+      image: VariantRecord & { needsAttention: boolean; guardrail: Record<string, unknown> };
+      promptId: string;
+      call: AiCallRecord;
+    }
+  | { kind: "analysis"; analysis: Record<string, unknown>; call: AiCallRecord }
+  | {
+      kind: "failed";
+      /** The AI variant it was for, or null for the analysis. */
+      variant: string | null;
+      failure: AiFailureKind | "unusable";
+      reason: string;
+      call: AiCallRecord | null;
+    };
 
 export interface SequenceCompletion {
   source: SourceDetails;
@@ -164,6 +203,12 @@ export interface HistoryEntry {
   actor: string | null;
   /** Why: a rejection's reason. */
   reason: string | null;
+  /** An AI call's model (as it answered), response id and tokens. */
+  modelVersion: string | null;
+  responseId: string | null;
+  tokenUsage: unknown;
+  /** What an AI call answered or measured: the analysis, an AI variant's guardrail figures. */
+  details: unknown;
   createdAt: Date;
 }
 
@@ -284,6 +329,14 @@ export interface ProductRepository {
   /** A history row for an upload that did not start a sequence, so the refusal is visible. */
   recordRefusedUpload(productId: string, sourceKey: string, reason: string, now: Date): Promise<void>;
   ping(): Promise<void>;
+  aiStepState(productId: string, sequence: number): Promise<AiStepState | undefined>;
+  /** Takes the sequence's AI step until `until` unless another delivery holds it; false if one does. */
+  claimAiStep(productId: string, sequence: number, until: Date, now: Date): Promise<boolean>;
+  releaseAiStep(productId: string, sequence: number): Promise<void>;
+  /** Stores one AI result of the sequence: its image row or analysis, and its history row, together. */
+  recordAi(productId: string, sequence: number, record: AiRecord, now: Date): Promise<void>;
+  /** A history row saying why the sequence got no AI step. */
+  recordAiSkipped(productId: string, sequence: number, reason: string, now: Date): Promise<void>;
 }
 
 export interface ObjectHead {
@@ -345,4 +398,78 @@ export interface Log {
   info(message: string, ...extra: Record<string, unknown>[]): void;
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+/** An image handed to or received from the AI editor. */
+export interface AiImage {
+  bytes: Uint8Array;
+  mimeType: string;
+}
+
+/** Tokens one call used, as the Gemini API reports them (`usageMetadata`). */
+export interface AiUsage {
+  promptTokens: number;
+  /** Tokens of the answer, images included. */
+  outputTokens: number;
+  /** Tokens spent thinking, billed as output. */
+  thoughtTokens: number;
+  totalTokens: number;
+}
+
+/** What one logical call cost, whether it succeeded or not: recorded on its history row. */
+export interface AiCallRecord {
+  /** The model asked (configuration). */
+  model: string;
+  /** The model that answered (`modelVersion`), when an answer came. */
+  modelVersion: string | null;
+  responseId: string | null;
+  usage: AiUsage | null;
+  /** From the first request to the last answer, retries and back-off included. */
+  latencyMs: number;
+  /** HTTP requests made: 1 plus the retries. */
+  attempts: number;
+}
+
+/**
+ * Why an AI call gave nothing usable. Only `unavailable` and `timeout` were worth retrying, and the adapter
+ * retried them within the deadline before saying so; the rest are final on the first answer.
+ */
+export type AiFailureKind =
+  /** 429, 5xx or a refused connection, still so when the deadline came. */
+  | "unavailable"
+  /** No answer within the per-call timeout or the photo's AI budget. */
+  | "timeout"
+  /** 400, 403 or 404: the request, the key or the model is wrong. */
+  | "rejected"
+  /** A safety block: `promptFeedback.blockReason`, or a finish reason such as SAFETY or IMAGE_SAFETY. */
+  | "blocked"
+  /** The answer held no image (text only, or the finish reason NO_IMAGE). */
+  | "no-image"
+  /** The answer was not what was asked for: JSON that does not parse, bytes that are not an image. */
+  | "invalid";
+
+export type AiOutcome<T> =
+  | { ok: true; value: T; call: AiCallRecord }
+  | { ok: false; kind: AiFailureKind; reason: string; call: AiCallRecord };
+
+/**
+ * The AI model behind the photo's analysis and its AI-edited variants (Gemini). Every call ends by `deadline`,
+ * whatever the network does, and answers an outcome instead of throwing for anything Gemini says.
+ */
+export interface AiEditor {
+  readonly models: { analysis: string; image: string };
+  /** One structured answer about the image: JSON conforming to `jsonSchema` (validated by the caller). */
+  analyse(
+    image: AiImage,
+    request: { prompt: string; jsonSchema: Record<string, unknown>; deadline: Date },
+  ): Promise<AiOutcome<unknown>>;
+  /** One edited image of the same product; the first non-thought image part of the answer. */
+  edit(image: AiImage, request: { prompt: string; deadline: Date }): Promise<AiOutcome<AiImage>>;
+  /** Whether the Gemini API answers at all, spending no tokens: a model lookup. */
+  ping(deadline: Date): Promise<"reachable" | "unreachable">;
+}
+
+/** Whether Gemini is set up and answers, learned without reading the key or spending a token. */
+export interface AiStatus {
+  check(timeoutMs: number): Promise<"not_configured" | "reachable" | "unreachable">;
 }

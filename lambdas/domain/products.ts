@@ -6,6 +6,7 @@ import { type Caller, canRead, isReviewer, requireRole } from "./caller.ts";
 import { AppError, notFound, originalMissingReason } from "./errors.ts";
 import { rawKey } from "./object-keys.ts";
 import type {
+  AiStatus,
   Clock,
   EnhanceQueue,
   ListPosition,
@@ -19,6 +20,7 @@ import type { NewProduct } from "./product-input.ts";
 import { acceptsUploads, canTransition, PRODUCT_STATUSES } from "./product-status.ts";
 import { extensionFor, type UploadContentType } from "./upload-types.ts";
 import type {
+  AnalysisView,
   DuplicateEntry,
   HealthReport,
   ImageView,
@@ -41,6 +43,8 @@ export interface ApiSettings {
 export interface ApiDeps {
   /** Checks each request's bearer token (Cognito's in AWS, the local stack's own locally). */
   tokens: TokenVerifier;
+  /** Gemini's state for `/health`; absent: not configured. */
+  aiStatus?: AiStatus | undefined;
   repository: ProductRepository;
   objectStore: ObjectStore;
   queue: EnhanceQueue;
@@ -155,6 +159,9 @@ const imageView = (settings: ApiSettings, image: ProductImage): ImageView => ({
   height: image.height,
   bytes: image.bytes,
   sequence: image.sequence,
+  aiGenerated: image.aiGenerated,
+  needsAttention: image.needsAttention,
+  guardrail: (image.guardrail ?? null) as ImageView["guardrail"],
 });
 
 export const getProduct = async (deps: ApiDeps, caller: Caller, productId: string): Promise<ProductView> => {
@@ -174,6 +181,8 @@ export const getProduct = async (deps: ApiDeps, caller: Caller, productId: strin
           height: original.height,
           quality: analysis?.quality ?? null,
           compliance: analysis?.compliance ?? null,
+          // Stored as validated when it came back (domain/ai-step.ts).
+          ai: (original.aiAnalysis ?? null) as AnalysisView["ai"],
         }
       : null,
     duplicates,
@@ -287,18 +296,32 @@ const timed = async (probe: () => Promise<void>): Promise<CheckResult> => {
   }
 };
 
+/**
+ * Gemini is reported beside the rest, but does not make the service degraded: without it every photo still
+ * gets its sharp variants and reaches review.
+ */
+const checkGemini = async (deps: ApiDeps): Promise<HealthReport["checks"]["gemini"]> => {
+  if (!deps.aiStatus) return { status: "not_configured" };
+  const started = performance.now();
+  const state = await deps.aiStatus.check(HEALTH_PROBE_TIMEOUT_MS).catch(() => "unreachable" as const);
+  const latencyMs = Math.round(performance.now() - started);
+  if (state === "not_configured") return { status: "not_configured" };
+  return { status: state === "reachable" ? "ok" : "unavailable", latencyMs };
+};
+
 export const checkHealth = async (deps: ApiDeps): Promise<HealthReport> => {
-  const [database, objectStore, queue] = await Promise.all([
+  const [database, objectStore, queue, gemini] = await Promise.all([
     timed(() => deps.repository.ping()),
     timed(async () => {
       await deps.objectStore.ping(deps.settings.rawBucket);
       await deps.objectStore.ping(deps.settings.enhancedBucket);
     }),
     timed(() => deps.queue.ping()),
+    checkGemini(deps),
   ]);
-  const checks = { database, objectStore, queue };
-  const healthy = Object.values(checks).every((check) => check.status === "ok");
-  return { status: healthy ? "ok" : "degraded", checks };
+  const core = { database, objectStore, queue };
+  const healthy = Object.values(core).every((check) => check.status === "ok");
+  return { status: healthy ? "ok" : "degraded", checks: { ...core, gemini } };
 };
 
 const PRODUCT_SORTS = ["newest", "oldest", "waiting"] as const;

@@ -80,6 +80,15 @@ export const productSummarySchema = z
 
 export const createProductsResponseSchema = z.object({ products: z.array(productSummarySchema) });
 
+/** The guardrail's figures for an AI image: how it compares with the original photo. */
+export const guardrailSchema = z
+  .object({
+    verdict: z.enum(["same", "needs_attention"]),
+    reasons: z.array(z.string()),
+  })
+  .loose()
+  .meta({ id: "Guardrail", description: "the measured figures; `reasons` names each threshold crossed" });
+
 export const imageViewSchema = z
   .object({
     variant: z.string(),
@@ -89,6 +98,11 @@ export const imageViewSchema = z
     height: z.number().int(),
     bytes: z.number().int(),
     sequence: z.number().int(),
+    aiGenerated: z.boolean().meta({ description: "made by Gemini (also said in the image's XMP)" }),
+    needsAttention: z.boolean().meta({
+      description: "the guardrail doubts it still shows the same product: check it before choosing it",
+    }),
+    guardrail: guardrailSchema.nullable(),
   })
   .meta({ id: "Image" });
 
@@ -98,6 +112,25 @@ export const analysisViewSchema = z
     height: z.number().int().nullable(),
     quality: z.unknown().meta({ description: "the engine's quality scores of the original" }),
     compliance: z.unknown().meta({ description: "the marketplace compliance report of the original" }),
+    ai: z
+      .object({
+        model: z.string(),
+        modelVersion: z.string().nullable(),
+        responseId: z.string().nullable(),
+        analysedAt: isoTime,
+        product: z.string(),
+        background: z.string(),
+        problems: z.array(z.string()),
+        recommendedMode: z.string(),
+        altText: z.string(),
+        suggestedTitle: z.string(),
+        suggestedCategory: z.string(),
+      })
+      .nullable()
+      .meta({
+        description:
+          "Gemini's analysis of the photo; null without a key, or when it failed (see the history)",
+      }),
   })
   .meta({ id: "Analysis" });
 
@@ -173,6 +206,18 @@ export const historyEntrySchema = z
     error: z.string().nullable(),
     actor: z.string().nullable().meta({ description: "who did it: the reviewer of a decision" }),
     reason: z.string().nullable().meta({ description: "why: a rejection's reason" }),
+    modelVersion: z.string().nullable().meta({ description: "an AI call's model, as it answered" }),
+    responseId: z.string().nullable().meta({ description: "an AI call's response id" }),
+    tokenUsage: z
+      .object({
+        promptTokens: z.number().int(),
+        outputTokens: z.number().int(),
+        thoughtTokens: z.number().int(),
+        totalTokens: z.number().int(),
+      })
+      .nullable()
+      .meta({ description: "the tokens an AI call used" }),
+    details: z.unknown().meta({ description: "what an AI call answered or measured (analysis, guardrail)" }),
     createdAt: isoTime,
   })
   .meta({ id: "HistoryEntry" });
@@ -195,7 +240,20 @@ const checkSchema = z.object({ status: z.enum(["ok", "unavailable"]), latencyMs:
 export const healthReportSchema = z
   .object({
     status: z.enum(["ok", "degraded"]),
-    checks: z.object({ database: checkSchema, objectStore: checkSchema, queue: checkSchema }),
+    checks: z.object({
+      database: checkSchema,
+      objectStore: checkSchema,
+      queue: checkSchema,
+      gemini: z
+        .union([
+          z.object({ status: z.literal("not_configured") }),
+          z.object({ status: z.enum(["ok", "unavailable"]), latencyMs: z.number().int() }),
+        ])
+        .meta({
+          description:
+            "configured and answering (ok), configured and not answering (unavailable), or no key (not_configured); it never makes the service degraded",
+        }),
+    }),
   })
   .meta({ id: "Health" });
 

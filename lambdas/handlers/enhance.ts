@@ -7,6 +7,12 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { DEFERRALS_ATTRIBUTE } from "../adapters/queue.ts";
 import {
+  type AiEditorSource,
+  type AiStepOutcome,
+  type AiStepSettings,
+  runAiStep,
+} from "../domain/ai-step.ts";
+import {
   type EnhanceOutcome,
   enhanceUpload,
   ProductBusyError,
@@ -29,7 +35,18 @@ export const ReenhanceMessageSchema = z.object({
   variant: variantSpecSchema,
 });
 export type ReenhanceMessage = z.infer<typeof ReenhanceMessageSchema>;
-export const EnhanceMessageSchema = z.union([S3Schema, S3TestEventSchema, ReenhanceMessageSchema]);
+/** Sent by the worker once a photo's sharp variants are stored: run its AI step. */
+export const AiStepMessageSchema = z.object({
+  type: z.literal("ai"),
+  productId: z.uuid(),
+  sequence: z.number().int().min(1),
+});
+export const EnhanceMessageSchema = z.union([
+  S3Schema,
+  S3TestEventSchema,
+  ReenhanceMessageSchema,
+  AiStepMessageSchema,
+]);
 
 type EnhanceRecord = ParsedRecord<SQSRecord, z.infer<typeof EnhanceMessageSchema>>;
 
@@ -43,11 +60,19 @@ export interface WorkerRuntime {
   busyRetryDelaySeconds: number;
   /** Re-sends before a photo that keeps waiting is treated as a fault: it has waited out the retry window. */
   maxDeferrals: number;
+  /** Gemini, when a key is configured: the AI step's editor and settings. */
+  aiStep?: { editor: AiEditorSource; settings: AiStepSettings } | undefined;
 }
 
-/** Photos enhanced, failures by code, transient faults, and time per variant, as CloudWatch EMF. */
-const recordOutcome = (metrics: Metrics, outcome: EnhanceOutcome): void => {
+/** Photos enhanced, failures by code, transient faults, time per variant, and the AI step's results, as EMF. */
+const recordOutcome = (metrics: Metrics, outcome: EnhanceOutcome | AiStepOutcome): void => {
   switch (outcome.kind) {
+    case "ai":
+      metrics.addMetric("AiVariantsMade", MetricUnit.Count, outcome.made.length);
+      metrics.addMetric("AiVariantsNeedingAttention", MetricUnit.Count, outcome.needsAttention.length);
+      metrics.addMetric("AiCallsFailed", MetricUnit.Count, outcome.failed.length);
+      metrics.addMetric("AiRequests", MetricUnit.Count, outcome.calls);
+      return;
     case "enhanced":
       metrics.addMetric("PhotosEnhanced", MetricUnit.Count, 1);
       for (const [variant, milliseconds] of Object.entries(outcome.variantMs)) {
@@ -73,13 +98,13 @@ const recordOutcome = (metrics: Metrics, outcome: EnhanceOutcome): void => {
 };
 
 /** A thrown error is a transient fault: count it, log it, and let the queue deliver the message again. */
-const withRetryMetric = async (
+const withRetryMetric = async <Outcome>(
   metrics: Metrics,
   deps: WorkerDeps,
   subject: Record<string, string>,
   attempt: { number: number },
-  work: () => Promise<EnhanceOutcome>,
-): Promise<EnhanceOutcome> => {
+  work: () => Promise<Outcome>,
+): Promise<Outcome> => {
   try {
     return await work();
   } catch (error) {
@@ -88,6 +113,9 @@ const withRetryMetric = async (
     throw error;
   }
 };
+
+/** Storing an AI step's last results after its deadline: they must still fit the invocation. */
+const AI_STEP_MARGIN_SECONDS = 5;
 
 /** The record was not started: too little of the invocation was left. It goes back to the queue. */
 export class NotStartedError extends Error {
@@ -128,9 +156,15 @@ export const enhanceRecord = async (
   context?: Context,
 ): Promise<void> => {
   const { deps, maxReceiveCount } = runtime;
-  const remainingMs = context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
-  if (remainingMs < runtime.photoBudgetSeconds * 1000) throw new NotStartedError(remainingMs);
   const message = record.body;
+  const remainingMs = context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
+  // An AI step needs its whole budget, so a slow Gemini never outlives the invocation (and the message is
+  // never delivered twice because of it); a photo needs a photo's.
+  const budgetSeconds =
+    "type" in message && message.type === "ai" && runtime.aiStep
+      ? runtime.aiStep.settings.budgetSeconds + AI_STEP_MARGIN_SECONDS
+      : runtime.photoBudgetSeconds;
+  if (remainingMs < budgetSeconds * 1000) throw new NotStartedError(remainingMs);
   if ("Event" in message) return;
   const receiveCount = Number(record.attributes.ApproximateReceiveCount);
   const attempt = { number: receiveCount, isLast: receiveCount >= maxReceiveCount };
@@ -139,6 +173,20 @@ export const enhanceRecord = async (
     if (outcome.kind === "waiting") await waitTurn(runtime, record, outcome);
     if (outcome.kind === "skipped") deps.log.info("skipped", { ...subject, reason: outcome.reason });
   };
+  if ("type" in message && message.type === "ai") {
+    const subject = { productId: message.productId, sequence: String(message.sequence) };
+    const aiStep = runtime.aiStep;
+    if (!aiStep) {
+      deps.log.info("skipped", { ...subject, reason: "the AI step is not configured in this worker" });
+      return;
+    }
+    const outcome = await withRetryMetric(metrics, deps, subject, attempt, () =>
+      runAiStep({ ...deps, editor: aiStep.editor, aiSettings: aiStep.settings }, message),
+    );
+    recordOutcome(metrics, outcome);
+    if (outcome.kind === "skipped") deps.log.info("skipped", { ...subject, reason: outcome.reason });
+    return;
+  }
   if ("type" in message) {
     const subject = { productId: message.productId };
     await settle(
@@ -212,11 +260,12 @@ export const createEnhanceHandler = (
   };
 };
 
-const { maxReceiveCount, queue, ...deps } = workerDepsFromEnvironment();
+const { maxReceiveCount, queue, aiStep, ...deps } = workerDepsFromEnvironment();
 export const handler = createEnhanceHandler({
   deps,
   queue,
   maxReceiveCount,
+  aiStep,
   photoBudgetSeconds: ENHANCE_QUEUE_SETTINGS.photoBudgetSeconds,
   busyRetryDelaySeconds: ENHANCE_QUEUE_SETTINGS.busyRetryDelaySeconds,
   maxDeferrals:

@@ -44,6 +44,7 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
       "002_analysis_and_duplicates",
       "003_backlog_and_duplicate_pairs",
       "004_sellers_and_review",
+      "005_ai_step",
     ];
     expect(migrations.map((migration) => migration.version)).toEqual(versions);
 
@@ -78,8 +79,9 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
         "002_analysis_and_duplicates",
         "003_backlog_and_duplicate_pairs",
         "004_sellers_and_review",
+        "005_ai_step",
       ]);
-      expect(await database.db.selectFrom("schema_migrations").selectAll().execute()).toHaveLength(4);
+      expect(await database.db.selectFrom("schema_migrations").selectAll().execute()).toHaveLength(5);
     } finally {
       await other.destroy();
     }

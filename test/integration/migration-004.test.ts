@@ -40,7 +40,12 @@ describe.each(DRIVERS)("migration 004 over %s", (driver) => {
       } as never)
       .execute();
 
-    expect(await migrate(database.db, migrations)).toEqual(["004_sellers_and_review"]);
+    expect(
+      await migrate(
+        database.db,
+        migrations.filter((migration) => migration.version < "005"),
+      ),
+    ).toEqual(["004_sellers_and_review"]);
 
     const row = await database.db.selectFrom("products").selectAll().executeTakeFirstOrThrow();
     expect(row).toMatchObject({ seller_id: "unassigned", status_changed_at: changed, main_image: null });
