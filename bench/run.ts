@@ -293,6 +293,20 @@ if (target) {
   console.log(`\n${TARGET_PHOTO} is not in ${folder}: no target checks`);
 }
 
+// The AI step beside the sharp one, against the fake Gemini with a fixed latency, in a process of its own.
+const aiLatencyMs = 1000;
+console.log("");
+const aiStep = spawnSync(
+  process.execPath,
+  [join(root, "bench", "ai-step.ts"), folder, "--latency", String(aiLatencyMs)],
+  {
+    encoding: "utf8",
+    env: { ...process.env, ...WORKER_PROCESS_ENV },
+  },
+);
+if (aiStep.status !== 0) throw new Error(`the AI step's measurement failed:\n${aiStep.stderr}`);
+process.stdout.write(aiStep.stdout);
+
 console.log(
   `\nload average at the end ${load()} on ${availableParallelism()} cores (above the core count, other work shared the CPU)`,
 );

@@ -1,6 +1,6 @@
 import { DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { AiStatus } from "../domain/ports.ts";
-import { probeGemini } from "./gemini.ts";
+import { probeGemini } from "./gemini-endpoint.ts";
 
 export interface GeminiStatusConfig {
   key: { kind: "value"; value: string } | { kind: "secret"; arn: string } | undefined;

@@ -17,6 +17,9 @@ import {
   type Part,
 } from "@google/genai";
 import type { AiCallRecord, AiEditor, AiFailureKind, AiImage, AiOutcome, AiUsage } from "../domain/ports.ts";
+import { API_VERSION } from "./gemini-endpoint.ts";
+
+export { probeGemini } from "./gemini-endpoint.ts";
 
 export interface GeminiConfig {
   apiKey: string;
@@ -35,13 +38,6 @@ export interface GeminiOptions {
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-const GOOGLE_BASE_URL = "https://generativelanguage.googleapis.com";
-/**
- * Pinned: Google's REST reference documents image output and JSON schemas under v1beta, and SDK 3.x
- * would otherwise call v1.
- */
-const API_VERSION = "v1beta";
 
 /** Google's transient answers (https://ai.google.dev/gemini-api/docs/troubleshooting); the rest are final. */
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -443,27 +439,4 @@ export const createGeminiEditor = (config: GeminiConfig, options: GeminiOptions 
       }
     },
   };
-};
-
-/**
- * Whether the Gemini API answers, for the health check (which holds no key): a keyless GET of the model's
- * description. Google answers 403 without a key; any HTTP answer at all means reachable.
- */
-export const probeGemini = async (input: {
-  baseUrl?: string | undefined;
-  model: string;
-  timeoutMs: number;
-}): Promise<"reachable" | "unreachable"> => {
-  const base = (input.baseUrl ?? GOOGLE_BASE_URL).replace(/\/+$/, "");
-  const model = encodeURIComponent(input.model.replace(/^models\//, ""));
-  try {
-    const response = await fetch(`${base}/${API_VERSION}/models/${model}`, {
-      signal: AbortSignal.timeout(input.timeoutMs),
-    });
-    // The body is not needed: release the connection.
-    await response.body?.cancel();
-    return "reachable";
-  } catch {
-    return "unreachable";
-  }
 };

@@ -23,7 +23,7 @@ import { decodeEventKey } from "../domain/object-keys.ts";
 import type { EnhanceQueue } from "../domain/ports.ts";
 import { variantSpecSchema } from "../engine/variant-spec.ts";
 import { ENHANCE_QUEUE_SETTINGS, RECONCILE_SETTINGS } from "../names.ts";
-import { workerDepsFromEnvironment } from "./runtime.ts";
+import { workerDepsFromEnvironment } from "./worker-runtime.ts";
 
 /** S3 sends this once when a notification is configured; it carries no object. */
 const S3TestEventSchema = z.object({ Service: z.literal("Amazon S3"), Event: z.literal("s3:TestEvent") });

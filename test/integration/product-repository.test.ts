@@ -162,6 +162,9 @@ describe.each(DRIVERS)("product repository over %s", (driver) => {
         width: 2000,
         height: 1250,
         bytes: 123456,
+        aiGenerated: false,
+        needsAttention: false,
+        guardrail: null,
       },
     ]);
     expect(await historyOf(product.id)).toEqual([

@@ -219,7 +219,10 @@ describe("enhance worker", () => {
       "variant_created:web",
       "variant_created:thumb",
       "status_changed:pending_review",
+      // No Gemini key in this suite: the history says the AI step was skipped, and nothing called out.
+      "ai_skipped:null",
     ]);
+    expect(history.at(-1)?.error).toBe("the AI step was skipped: no Gemini API key is configured");
     const standardRow = history[1];
     expect(standardRow).toMatchObject({
       mode: "STANDARDIZE",
@@ -292,6 +295,7 @@ describe("enhance worker", () => {
       "variant_created:",
       "variant_created:",
       "status_changed:pending_review",
+      "ai_skipped:",
     ]);
   });
 
