@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../lambdas/config.ts";
+import { configProblems, loadConfig } from "../../lambdas/config.ts";
 
 const CLUSTER = "arn:aws:rds:eu-west-1:123456789012:cluster:pixel-lab-dev";
 const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pixel-lab-dev-db-AbCdEf";
@@ -74,6 +74,40 @@ describe("ALLOWED_ORIGINS", () => {
     );
     expect(() => loadConfig({ ALLOWED_ORIGINS: " , " })).toThrow(
       "ALLOWED_ORIGINS: must list at least one origin",
+    );
+  });
+});
+
+describe("Gemini configuration", () => {
+  it("is off without a key, and takes the key from the environment or its secret", () => {
+    expect(loadConfig({}).gemini.key).toBeUndefined();
+    expect(loadConfig({ GEMINI_API_KEY: "k" }).gemini).toMatchObject({
+      key: { kind: "value", value: "k" },
+      analysisModel: "gemini-3.8-flash",
+      imageModel: "gemini-3.1-flash-image",
+      aiVariants: 3,
+      budgetSeconds: 20,
+      callTimeoutMs: 15_000,
+      concurrency: 3,
+    });
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pixel-lab-dev-gemini-api-key-AbCdEf";
+    expect(loadConfig({ GEMINI_API_KEY_SECRET_ARN: arn }).gemini.key).toEqual({ kind: "secret", arn });
+  });
+
+  it("refuses a budget the worker's timeout cannot fit beside a photo, and more variants than there are prompts", () => {
+    const problems = configProblems({
+      GEMINI_BUDGET_SECONDS: "21",
+      GEMINI_AI_VARIANTS: "4",
+      GEMINI_CALL_TIMEOUT_MS: "10",
+      GEMINI_IMAGE_MODEL: "Gemini Image!",
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^GEMINI_BUDGET_SECONDS: must be at most 20 s/),
+        expect.stringMatching(/^GEMINI_AI_VARIANTS: must be at most 3/),
+        expect.stringMatching(/^GEMINI_CALL_TIMEOUT_MS: must be at least 1000 ms/),
+        expect.stringMatching(/^GEMINI_IMAGE_MODEL: must be a model id/),
+      ]),
     );
   });
 });
