@@ -149,7 +149,9 @@ describe("sellers and a reviewer, end to end over HTTP", () => {
     expect(history).toContainEqual(
       expect.objectContaining({ event: "reviewed", toStatus: "rejected", actor: "rae", reason }),
     );
-    expect(history.filter((entry) => entry.toStatus !== null).at(-1)).toMatchObject({ toStatus: "pending_review" });
+    expect(history.filter((entry) => entry.toStatus !== null).at(-1)).toMatchObject({
+      toStatus: "pending_review",
+    });
     expect((await as("ben", "GET", `/products/${vase.id}/history`)).status).toBe(404);
   });
 });
