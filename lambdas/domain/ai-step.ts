@@ -105,6 +105,10 @@ export const runAiStep = async (deps: AiStepDeps, message: AiStepMessage): Promi
   if (state.lastSequence !== sequence) {
     return { kind: "skipped", reason: `sequence ${sequence} is no longer the product's newest photo` };
   }
+  // A reviewer who decided before the AI step ran has no use for it: Gemini's calls are the step's cost.
+  if (state.status !== "pending_review") {
+    return { kind: "skipped", reason: `the product is ${state.status}: it no longer waits for review` };
+  }
   const edits = AI_EDITS.slice(0, deps.aiSettings.aiVariants).filter(
     (edit) => !state.settledVariants.includes(edit.variant),
   );

@@ -355,6 +355,19 @@ describe("the AI step against a fake Gemini", () => {
     expect(generateCalls().map((call) => call.kind)).toEqual(["edit"]);
   });
 
+  it("leaves a product a reviewer already decided alone", async () => {
+    const { productId, sequence } = await reviewedProduct();
+    await apiDeps.repository.decideReview({
+      productId,
+      decision: { decision: "reject", reason: "Blurred photo." },
+      actor: "rita",
+      now: new Date(),
+    });
+    const outcome = await runAiStep(aiDeps(), { type: "ai", productId, sequence });
+    expect(outcome).toMatchObject({ kind: "skipped", reason: expect.stringMatching(/is rejected/) });
+    expect(fake.calls).toEqual([]);
+  });
+
   it("leaves a sequence that is no longer the product's newest alone", async () => {
     const { productId, sequence } = await reviewedProduct();
     const outcome = await runAiStep(aiDeps(), { type: "ai", productId, sequence: sequence + 1 });
