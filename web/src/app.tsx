@@ -1,0 +1,165 @@
+import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
+import { createApi } from "./api.ts";
+import type { DashboardConfig } from "./dashboard-config.ts";
+import { Link, navigate, type Route, useRoute } from "./router.tsx";
+import { clearSession, homePath, type Role, readSession, type Session, saveSession } from "./session.ts";
+import { PageHeading } from "./ui.tsx";
+import { Gallery } from "./views/gallery.tsx";
+import { ProductPage } from "./views/product.tsx";
+import { Queue } from "./views/queue.tsx";
+import { SignIn } from "./views/sign-in.tsx";
+
+/** Where to go after signing in: only a path of this dashboard, never another site. */
+const safeNext = (next: string | null): string | undefined =>
+  next?.startsWith("/") && !next.startsWith("//") && !next.startsWith("/sign-in") ? next : undefined;
+
+const ROLE_LABEL: Record<Role, string> = { seller: "seller", reviewer: "reviewer" };
+
+export const App = ({ config }: { config: DashboardConfig }) => {
+  const route = useRoute();
+  const [session, setSession] = useState<Session | undefined>(readSession);
+  const [notice, setNotice] = useState<string>();
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+
+  const api = useMemo(
+    () =>
+      createApi(
+        config,
+        () => sessionRef.current?.accessToken,
+        (reason) => {
+          clearSession();
+          setSession(undefined);
+          setNotice(`You were signed out: ${reason.replace(/\.$/, "")}.`);
+        },
+      ),
+    [config],
+  );
+
+  // Without a session every page but sign-in goes to sign-in, remembering where the user was going.
+  const mustSignIn = !session && route.view !== "sign-in";
+  const signedInOnSignIn = session && (route.view === "sign-in" || route.view === "home");
+  useEffect(() => {
+    if (mustSignIn) {
+      const here = `${location.pathname}${location.search}`;
+      navigate(route.view === "home" ? "/sign-in" : `/sign-in?next=${encodeURIComponent(here)}`, {
+        replace: true,
+      });
+    } else if (signedInOnSignIn) {
+      navigate(homePath(session), { replace: true });
+    }
+  }, [mustSignIn, signedInOnSignIn, route.view, session]);
+
+  const signIn = (next: Session) => {
+    saveSession(next);
+    setSession(next);
+    setNotice(undefined);
+    navigate(safeNext(new URLSearchParams(location.search).get("next")) ?? homePath(next), { replace: true });
+  };
+
+  const signOut = () => {
+    clearSession();
+    setSession(undefined);
+    setNotice("You signed out.");
+    navigate("/sign-in");
+  };
+
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="site-header">
+        <span className="brand">Pixel Lab</span>
+        {session ? (
+          <>
+            <nav aria-label="Main" className="main-nav">
+              <ul>
+                {session.roles.includes("seller") ? (
+                  <li>
+                    <Link href="/gallery" aria-current={route.view === "gallery" ? "page" : undefined}>
+                      My products
+                    </Link>
+                  </li>
+                ) : null}
+                {session.roles.includes("reviewer") ? (
+                  <li>
+                    <Link href="/queue" aria-current={route.view === "queue" ? "page" : undefined}>
+                      Review queue
+                    </Link>
+                  </li>
+                ) : null}
+              </ul>
+            </nav>
+            <div className="user">
+              <span>
+                Signed in as <strong>{session.name}</strong> (
+                {session.roles.map((role) => ROLE_LABEL[role]).join(", ") || "no role"})
+              </span>
+              <button type="button" onClick={signOut}>
+                Sign out
+              </button>
+            </div>
+          </>
+        ) : null}
+      </header>
+      <main id="main" tabIndex={-1}>
+        {!session || route.view === "sign-in" ? (
+          <SignIn config={config} notice={notice} onSignedIn={signIn} />
+        ) : (
+          <Page route={route} session={session} api={api} />
+        )}
+      </main>
+    </>
+  );
+};
+
+const Forbidden = ({ children }: { children: ReactNode }) => (
+  <>
+    <PageHeading title="Not for this role">Not for this role</PageHeading>
+    <p>{children}</p>
+  </>
+);
+
+const Page = ({
+  route,
+  session,
+  api,
+}: {
+  route: Route;
+  session: Session;
+  api: ReturnType<typeof createApi>;
+}) => {
+  switch (route.view) {
+    case "gallery":
+      return session.roles.includes("seller") ? (
+        <Gallery api={api} status={route.status} />
+      ) : (
+        <Forbidden>
+          Only sellers have products of their own. <Link href="/queue">Open the review queue</Link>.
+        </Forbidden>
+      );
+    case "queue":
+      return session.roles.includes("reviewer") ? (
+        <Queue key={`${route.category}|${route.seller}|${route.q}`} api={api} filters={route} />
+      ) : (
+        <Forbidden>
+          The review queue is for reviewers. <Link href="/gallery">Open your products</Link>.
+        </Forbidden>
+      );
+    case "product":
+      return <ProductPage key={route.id} api={api} id={route.id} session={session} />;
+    case "not-found":
+      return (
+        <>
+          <PageHeading title="Page not found">Page not found</PageHeading>
+          <p>
+            Nothing lives at <code>{route.path}</code>.{" "}
+            <Link href={homePath(session)}>Go to your start page</Link>.
+          </p>
+        </>
+      );
+    default:
+      return null;
+  }
+};
