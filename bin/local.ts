@@ -2,6 +2,7 @@ import { logger } from "../lambdas/adapters/logger.ts";
 import { LOCAL_IDENTITY } from "../lambdas/names.ts";
 import { redactUrl, StartupError } from "../local/database.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
+import { ensureDashboardBuilt } from "../web/build.ts";
 
 /** A problem a person can fix gets what was tried, why it failed and what to do; not a stack trace. */
 const explain = (error: unknown): string => {
@@ -22,6 +23,16 @@ const explain = (error: unknown): string => {
   return `\nnpm start stopped: ${message}\n  \`npm run doctor\` checks the configuration and every dependency.\n`;
 };
 
+// The dashboard is built here, not by a separate step, so `npm ci && npm start` is the whole set-up. A build
+// that fails leaves the API running: the banner says so and how to see why.
+let dashboardProblem: string | undefined;
+try {
+  await ensureDashboardBuilt((reason) => process.stdout.write(`Building the dashboard (${reason})…\n`));
+} catch (error) {
+  dashboardProblem = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`\nThe dashboard could not be built; the API runs without it.\n${dashboardProblem}\n`);
+}
+
 let stack: LocalStack;
 try {
   stack = await startLocalStack();
@@ -34,6 +45,9 @@ process.stdout.write(
   [
     "",
     "Pixel Lab local stack is running",
+    dashboardProblem
+      ? "  dashboard not built (see above; `npm run web:build` shows the error)"
+      : `  dashboard ${stack.dashboardUrl}   (development sign-in: a seller or a reviewer, any name)`,
     `  API       ${stack.apiUrl}   (try: curl ${stack.apiUrl}/health)`,
     `  images    ${stack.assetsBaseUrl}/enhanced/...`,
     `  S3 + SQS  ${stack.s3Endpoint}   (fauxqs; presigned POSTs go here)`,

@@ -1,9 +1,19 @@
 import { randomUUID } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { extname, join, normalize, sep } from "node:path";
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { z } from "zod";
 import type { Log } from "../lambdas/domain/ports.ts";
 import { CORS_SETTINGS, ENHANCED_PREFIX, LOCAL_IDENTITY, type RouteDefinition } from "../lambdas/names.ts";
+import {
+  DASHBOARD_CONFIG_PATH,
+  type DashboardConfig,
+  LOCAL_TOKEN_PATH,
+  type LocalTokenResponse,
+} from "../web/src/dashboard-config.ts";
+import { LOCAL_USER_NAME, mintAccessToken, type SigningKey } from "./identity.ts";
 import { lambdaContext } from "./lambda-context.ts";
 
 export type HttpLambda = (
@@ -27,6 +37,45 @@ const DISCARD_LIMIT_BYTES = 256 * 1024 * 1024;
 const DISCARD_LIMIT_MS = 30_000;
 
 export const ASSETS_PATH = "/assets/";
+/** The dashboard's bundle (hashed names): not `/assets/`, which is the enhanced images' path. */
+export const DASHBOARD_BUNDLE_PATH = "/app/";
+/** How long a development sign-in's token lasts, as `npm run token`'s default. */
+const LOCAL_TOKEN_TTL_SECONDS = 3600;
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".webp": "image/webp",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".txt": "text/plain; charset=utf-8",
+};
+
+/**
+ * The dashboard's pages are the only HTML the gateway serves; they load scripts, styles and data from this
+ * origin alone (enhanced images included: `/assets/`).
+ */
+const DASHBOARD_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+const localTokenRequestSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(LOCAL_USER_NAME, "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit"),
+  roles: z
+    .array(z.enum(["seller", "reviewer"]))
+    .min(1, "choose seller, reviewer or both")
+    .refine((roles) => new Set(roles).size === roles.length, "each role once"),
+});
 
 interface CompiledRoute extends GatewayRoute {
   pattern: RegExp;
@@ -164,6 +213,16 @@ export interface GatewayOptions {
   assets: { s3: S3Client; bucket: string };
   /** Served at `/.well-known/jwks.json`: the public keys of the local token issuer, Cognito's part in AWS. */
   jwks?: unknown;
+  /**
+   * The development sign-in: `POST /local/token` mints a token with this key. Local only: it is not in the
+   * route table, so API Gateway never has it.
+   */
+  signingKey?: SigningKey;
+  /**
+   * The built dashboard (`web/dist`) served at `/` with its `config.json`, as S3 and CloudFront will serve
+   * it in AWS: every GET that is not an API route and asks for HTML gets its `index.html`.
+   */
+  dashboard?: { dir: string; config: DashboardConfig };
   log: Log;
   timeoutSeconds: number;
 }
@@ -197,11 +256,141 @@ export const createHttpGateway = (options: GatewayOptions): RequestListener => {
     }
   };
 
+  const sendFile = async (response: ServerResponse, path: string, cacheControl: string) => {
+    const bytes = await readFile(path);
+    response.writeHead(200, {
+      "content-type": CONTENT_TYPES[extname(path)] ?? "application/octet-stream",
+      "content-length": String(bytes.length),
+      "cache-control": cacheControl,
+      ...(extname(path) === ".html" ? DASHBOARD_HEADERS : {}),
+    });
+    response.end(bytes);
+  };
+
+  /** Answers a GET for the dashboard, or returns false when it is not the dashboard's. */
+  const serveDashboard = async (
+    request: IncomingMessage,
+    url: URL,
+    response: ServerResponse,
+  ): Promise<boolean> => {
+    const dashboard = options.dashboard;
+    if (!dashboard) return false;
+    if (url.pathname === DASHBOARD_CONFIG_PATH) {
+      response.writeHead(200, {
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+      });
+      response.end(JSON.stringify(dashboard.config));
+      return true;
+    }
+    const root = normalize(dashboard.dir);
+    const index = join(root, "index.html");
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return false;
+    }
+    const wanted = path === "/" ? index : normalize(join(root, path));
+    const isFile = wanted.startsWith(root + sep) && (await stat(wanted).catch(() => undefined))?.isFile();
+    if (isFile) {
+      // Hashed names never change their bytes; everything else is looked at again on every load.
+      const bundled = url.pathname.startsWith(DASHBOARD_BUNDLE_PATH);
+      await sendFile(
+        response,
+        wanted,
+        bundled
+          ? "public, max-age=31536000, immutable"
+          : wanted === index
+            ? "no-cache"
+            : "public, max-age=3600",
+      );
+      return true;
+    }
+    // A missing bundle file is a 404, never the page: a browser would try to run HTML as a script.
+    if (url.pathname.startsWith(DASHBOARD_BUNDLE_PATH)) return false;
+    // Any other page of the single-page app: a deep link or a reload of /product/{id}.
+    if (!/\btext\/html\b/.test(request.headers.accept ?? "")) return false;
+    if (!(await stat(index).catch(() => undefined))) {
+      sendJson(
+        response,
+        503,
+        errorJson(
+          "DASHBOARD_NOT_BUILT",
+          "the dashboard is not built: run `npm run web:build` (npm start builds it)",
+        ),
+      );
+      return true;
+    }
+    await sendFile(response, index, "no-cache");
+    return true;
+  };
+
+  /** The development sign-in: a token of the local key for a name and its roles. */
+  const issueLocalToken = async (request: IncomingMessage, response: ServerResponse, key: SigningKey) => {
+    if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
+      return sendJson(
+        response,
+        415,
+        errorJson("UNSUPPORTED_MEDIA_TYPE", "send the request as application/json"),
+      );
+    }
+    const body = await readBody(request);
+    if (body === undefined) return refuseTooLarge(request, response);
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString("utf8"));
+    } catch {
+      return sendJson(response, 400, errorJson("MALFORMED_JSON", "the request body is not JSON"));
+    }
+    const parsed = localTokenRequestSchema.safeParse(json);
+    if (!parsed.success) {
+      const details = parsed.error.issues.map((issue) => ({
+        path: issue.path.join(".") || "(body)",
+        message: issue.message,
+      }));
+      return sendJson(response, 400, {
+        error: {
+          code: "VALIDATION_FAILED",
+          message: details.map((detail) => `${detail.path}: ${detail.message}`).join("; "),
+          details,
+        },
+      });
+    }
+    const now = new Date();
+    const accessToken = await mintAccessToken(key, {
+      ...parsed.data,
+      ttlSeconds: LOCAL_TOKEN_TTL_SECONDS,
+      now,
+    });
+    const answer: LocalTokenResponse = {
+      accessToken,
+      expiresAt: new Date(
+        Math.floor(now.getTime() / 1000) * 1000 + LOCAL_TOKEN_TTL_SECONDS * 1000,
+      ).toISOString(),
+    };
+    response.writeHead(200, {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+    });
+    response.end(JSON.stringify(answer));
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://localhost");
     const method = request.method ?? "GET";
     if (method === "GET" && url.pathname === LOCAL_IDENTITY.jwksPath && options.jwks !== undefined) {
       return sendJson(response, 200, options.jwks);
+    }
+    if (url.pathname === LOCAL_TOKEN_PATH && options.signingKey) {
+      if (method !== "POST") {
+        return sendJson(
+          response,
+          405,
+          errorJson("METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}`),
+        );
+      }
+      return issueLocalToken(request, response, options.signingKey);
     }
     if (method === "GET" && url.pathname.startsWith(ASSETS_PATH)) {
       return serveAsset(decodeURIComponent(url.pathname.slice(ASSETS_PATH.length)), response);
@@ -228,6 +417,7 @@ export const createHttpGateway = (options: GatewayOptions): RequestListener => {
       return response.end();
     }
     const found = matching.find((candidate) => candidate.route.definition.method === method);
+    if (matching.length === 0 && method === "GET" && (await serveDashboard(request, url, response))) return;
     if (!found?.match) {
       return matching.length > 0
         ? sendJson(

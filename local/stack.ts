@@ -10,6 +10,8 @@ import { createS3Client } from "../lambdas/adapters/object-store.ts";
 import { createSqsClient } from "../lambdas/adapters/queue.ts";
 import { loadConfig } from "../lambdas/config.ts";
 import { ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, ROUTES, resourceName } from "../lambdas/names.ts";
+import { DASHBOARD_DIST } from "../web/build.ts";
+import type { DashboardConfig } from "../web/src/dashboard-config.ts";
 import { prepareLocalDatabase } from "./database.ts";
 import { type SqsHandler, startEventSourcePoller } from "./event-source-poller.ts";
 import { ASSETS_PATH, createHttpGateway, type GatewayRoute, type HttpLambda } from "./http-gateway.ts";
@@ -27,6 +29,9 @@ export const LOCAL_ENV = {
 } as const;
 
 const LOCAL_RECONCILE_INTERVAL_MS = 60_000;
+
+/** The API on the dashboard's own origin, and the development sign-in (`POST /local/token`). */
+const LOCAL_DASHBOARD_CONFIG: DashboardConfig = { apiUrl: "", signIn: "local" };
 
 const localConfigSchema = z
   .object({
@@ -52,6 +57,8 @@ const localConfigSchema = z
 
 export interface LocalStack {
   apiUrl: string;
+  /** The dashboard: the same address as the API (its pages are paths no API route has). */
+  dashboardUrl: string;
   s3Endpoint: string;
   assetsBaseUrl: string;
   /** The app user's URL: what the handlers sign in with (migrations ran as the admin). */
@@ -168,6 +175,8 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
       allowedOrigins,
       assets: { s3, bucket: baseConfig.enhancedBucket },
       jwks,
+      signingKey,
+      dashboard: { dir: DASHBOARD_DIST, config: LOCAL_DASHBOARD_CONFIG },
       log: logger,
       timeoutSeconds: 29,
     }),
@@ -215,6 +224,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
   let stopping: Promise<void> | undefined;
   return {
     apiUrl,
+    dashboardUrl: `${apiUrl}/`,
     s3Endpoint: emulatorUrl,
     assetsBaseUrl,
     databaseUrl: database.appUrl,
