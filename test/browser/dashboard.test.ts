@@ -1,0 +1,258 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import AxeBuilder from "@axe-core/playwright";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { callApi, uploadPhoto } from "../../local/client.ts";
+import { mintLocalToken } from "../../local/identity.ts";
+import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
+import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
+import { CORPUS } from "../support/upload.ts";
+
+/**
+ * The dashboard in a real browser, against `npm start`'s stack in a child process (its own database): a
+ * seller's products seeded over HTTP, then the development sign-in, the gallery, a product page and sign-out
+ * as the seller, and the queue as a reviewer, at a desktop and a phone width. Every view is checked with axe
+ * (no serious or critical violation) and photographed into `test/browser/artifacts/`; any console error,
+ * failed request or 4xx/5xx answer fails the test.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
+const VIEWPORTS = [
+  { name: "desktop", width: 1280, height: 900 },
+  { name: "phone", width: 390, height: 844 },
+] as const;
+const SELLER = "browser-seller";
+const REVIEWER = "browser-reviewer";
+const PHOTOS = ["apple.jpg", "orange.jpg", "fruits.jpg"];
+/** Titles of the products with a photo; one more product never gets one and stays `pending`. */
+const TITLES = PHOTOS.map((photo) => `Browser ${photo.replace(/\..*$/, "")}`);
+
+const databaseUrl = uniqueDatabaseUrl("browser");
+let stack: LocalStackProcess;
+let browser: Browser;
+
+interface Created {
+  products: { id: string; upload: { url: string; fields: Record<string, string> } | null }[];
+}
+
+const seed = async () => {
+  const token = await mintLocalToken(stack.dataDir, { name: SELLER, roles: ["seller"] });
+  const api = { url: stack.apiUrl, token };
+  const created = await callApi<Created>(api, "POST", "/products", {
+    products: [...TITLES, "Browser no photo"].map((title, index) => ({
+      sku: `BROWSER-${index}`,
+      title,
+      category: "browser",
+      mrp: "100.00",
+      price: "90.00",
+      gst: "12",
+      contentType: "image/jpeg",
+    })),
+  });
+  await Promise.all(
+    PHOTOS.map(async (photo, index) => {
+      const ticket = created.products[index]?.upload;
+      if (!ticket) throw new Error(`product ${index} has no upload`);
+      await uploadPhoto(ticket, await readFile(`${CORPUS}${photo}`), photo);
+    }),
+  );
+};
+
+/** Everything the page does that a user would call broken, collected as it happens. */
+const watch = (page: Page, expected: { status: number; path: string } | undefined = undefined) => {
+  const problems: string[] = [];
+  const isExpected = (url: string, status: number) =>
+    expected !== undefined && status === expected.status && new URL(url).pathname === expected.path;
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    // Chromium reports every 4xx as a console error; the one answer this page is meant to get is not one.
+    if (expected && message.text().includes(`status of ${expected.status}`)) return;
+    problems.push(`console error: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("requestfailed", (request) =>
+    problems.push(`request failed: ${request.method()} ${request.url()} (${request.failure()?.errorText})`),
+  );
+  page.on("response", (response) => {
+    if (response.status() >= 400 && !isExpected(response.url(), response.status())) {
+      problems.push(`${response.status()} for ${response.request().method()} ${response.url()}`);
+    }
+  });
+  return problems;
+};
+
+/** axe on the page as it is now: no serious or critical violation; then a full-page screenshot. */
+const checkView = async (page: Page, viewport: string, view: string) => {
+  await page.waitForLoadState("networkidle");
+  const results = await new AxeBuilder({ page })
+    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"])
+    .analyze();
+  const severe = results.violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => ({
+      rule: violation.id,
+      impact: violation.impact,
+      help: violation.help,
+      where: violation.nodes.map((node) => node.target.join(" ")),
+    }));
+  expect(severe, `axe on ${view} at ${viewport}`).toEqual([]);
+  await page.screenshot({ path: `${ARTIFACTS}${viewport}-${view}.png`, fullPage: true });
+};
+
+/** Every image on the page scrolled into view (they are lazy) and decoded. */
+const allImagesLoad = async (page: Page) => {
+  const images = page.locator("main img");
+  const count = await images.count();
+  for (let index = 0; index < count; index += 1) await images.nth(index).scrollIntoViewIfNeeded();
+  // The callback runs in the page; this project's TypeScript has no DOM types, so it names the two fields.
+  await expect
+    .poll(
+      () =>
+        images.evaluateAll((elements) =>
+          elements.every((element) => {
+            const image = element as unknown as { complete: boolean; naturalWidth: number };
+            return image.complete && image.naturalWidth > 0;
+          }),
+        ),
+      { timeout: 15_000 },
+    )
+    .toBe(true);
+  return count;
+};
+
+const signIn = async (page: Page, role: "Seller" | "Reviewer", name: string) => {
+  await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("Sign in");
+  await page.getByRole("radio", { name: new RegExp(`^${role}`) }).check();
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Sign in" }).click();
+};
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM}, and the dashboard's browser test needs it: install Debian's ` +
+        "package (`apt-get install -y chromium`; .ci/run does this) or set CHROMIUM_PATH to a Chromium binary",
+    );
+  }
+  await mkdir(ARTIFACTS, { recursive: true });
+  stack = await startLocalStackProcess({ DATABASE_URL: databaseUrl, LOCAL_VISIBILITY_TIMEOUT_SECONDS: "5" });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  await seed();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  const code = await stack?.stop();
+  await dropDatabaseAndAppUser(databaseUrl);
+  expect(code, `the local stack should stop cleanly on Ctrl-C:\n${stack?.output()}`).toBe(0);
+});
+
+describe("the dashboard in a browser", () => {
+  for (const viewport of VIEWPORTS) {
+    it(`takes a seller through their products and a reviewer to the queue at ${viewport.width} px`, async () => {
+      const context: BrowserContext = await browser.newContext({ viewport });
+      const page = await context.newPage();
+      const problems = watch(page);
+
+      // Any page of the dashboard, signed out, goes to the sign-in page and comes back after it.
+      await page.goto(`${stack.apiUrl}/gallery`);
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/sign-in");
+      await checkView(page, viewport.name, "sign-in");
+      await signIn(page, "Seller", SELLER);
+
+      // The gallery: the seeded products, the photographed ones reaching review (reload allowed for now).
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/gallery");
+      const cards = page.getByRole("list", { name: "Products" }).getByRole("listitem");
+      await expect
+        .poll(
+          async () => {
+            await page.getByRole("button", { name: "Refresh" }).click();
+            await page.getByRole("list", { name: "Products" }).waitFor();
+            return (await cards.filter({ hasText: "In review" }).count()) === PHOTOS.length;
+          },
+          { timeout: 60_000, interval: 500 },
+        )
+        .toBe(true);
+      expect(await cards.count()).toBe(PHOTOS.length + 1);
+      await expect.poll(() => cards.filter({ hasText: "Awaiting photo" }).count()).toBe(1);
+      expect(await allImagesLoad(page)).toBe(PHOTOS.length);
+      await checkView(page, viewport.name, "gallery");
+
+      // A status filter.
+      await page
+        .getByRole("navigation", { name: "Filter by status" })
+        .getByRole("link", { name: "In review" })
+        .click();
+      await expect.poll(() => page.url()).toContain("status=pending_review");
+      await expect.poll(() => cards.count()).toBe(PHOTOS.length);
+
+      // A product page: every image with its size, the analysis and the history.
+      await page.getByRole("link", { name: TITLES[0] }).click();
+      await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe(TITLES[0]);
+      expect(new URL(page.url()).pathname).toMatch(/^\/product\/[0-9a-f-]{36}$/);
+      const images = page.locator(".images img");
+      await expect.poll(() => images.count()).toBe(4);
+      for (const image of await images.all()) {
+        expect(await image.getAttribute("loading")).toBe("lazy");
+        expect(Number(await image.getAttribute("width"))).toBeGreaterThan(0);
+        expect(Number(await image.getAttribute("height"))).toBeGreaterThan(0);
+      }
+      expect(await allImagesLoad(page)).toBe(4);
+      await expect.poll(() => page.getByRole("term").filter({ hasText: "overall" }).count()).toBe(1);
+      const history = page.getByRole("region", { name: "History table" }).getByRole("row");
+      await expect.poll(() => history.filter({ hasText: "pending_review" }).count()).toBeGreaterThan(0);
+      await checkView(page, viewport.name, "product");
+
+      // A reload of a deep link is the same page (the gateway's SPA fallback), still signed in.
+      await page.reload();
+      await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe(TITLES[0]);
+
+      // Sign-out forgets the token.
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/sign-in");
+      await expect.poll(() => page.getByRole("status").first().textContent()).toContain("You signed out");
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+      // The reviewer's queue, longest waiting first, and its filters.
+      await signIn(page, "Reviewer", REVIEWER);
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/queue");
+      const rows = page.getByRole("list", { name: /waiting for review/ }).getByRole("listitem");
+      await expect.poll(() => rows.count()).toBe(PHOTOS.length);
+      expect(await allImagesLoad(page)).toBe(PHOTOS.length);
+      await checkView(page, viewport.name, "queue");
+      await page.getByLabel("Search sku or title").fill("orange");
+      await page.getByLabel("Seller").fill(SELLER);
+      await page.getByRole("button", { name: "Filter" }).click();
+      await expect.poll(() => rows.count()).toBe(1);
+      await expect.poll(() => rows.first().textContent()).toContain("Browser orange");
+      await rows.first().getByRole("link").click();
+      await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("Browser orange");
+
+      expect(problems).toEqual([]);
+      await context.close();
+    }, 180_000);
+  }
+
+  it("returns to sign-in with the API's reason when the token has expired", async () => {
+    const expired = await mintLocalToken(stack.dataDir, {
+      name: SELLER,
+      roles: ["seller"],
+      now: new Date(Date.now() - 2 * 3600 * 1000),
+    });
+    const context = await browser.newContext({ viewport: VIEWPORTS[0] });
+    await context.addInitScript((token) => {
+      if (!sessionStorage.getItem("pixel-lab.session")) {
+        sessionStorage.setItem("pixel-lab.session", JSON.stringify({ accessToken: token }));
+      }
+    }, expired);
+    const page = await context.newPage();
+    const problems = watch(page, { status: 401, path: "/products" });
+    await page.goto(`${stack.apiUrl}/gallery`);
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/sign-in");
+    await expect.poll(() => page.getByRole("status").first().textContent()).toMatch(/signed out: .*expired/i);
+    await checkView(page, "desktop", "signed-out");
+    expect(problems).toEqual([]);
+    await context.close();
+  }, 60_000);
+});
