@@ -16,11 +16,19 @@ export type ApiEvent = Omit<APIGatewayProxyEventV2, "body"> & { body?: unknown }
 
 export interface JsonResult {
   statusCode: number;
+  /** Sent as JSON; `undefined` sends no body at all (a 304). */
   body: unknown;
   headers?: Record<string, string>;
 }
 
 export const json = (statusCode: number, body: unknown): JsonResult => ({ statusCode, body });
+
+/** 304 Not Modified: headers only. */
+export const notModified = (headers: Record<string, string> = {}): JsonResult => ({
+  statusCode: 304,
+  body: undefined,
+  headers,
+});
 
 const errorBody = (code: ErrorCode | string, message: string, details: AppError["details"] = []) => ({
   error: { code, message, details },
@@ -71,11 +79,14 @@ export const toErrorResponse = (error: unknown, requestId: string): JsonResult =
   return json(500, errorBody("INTERNAL", `internal error; quote request id ${requestId} when reporting it`));
 };
 
-const serialise = (result: JsonResult): APIGatewayProxyStructuredResultV2 => ({
-  statusCode: result.statusCode,
-  headers: { "content-type": "application/json; charset=utf-8", ...result.headers },
-  body: JSON.stringify(result.body),
-});
+const serialise = (result: JsonResult): APIGatewayProxyStructuredResultV2 =>
+  result.body === undefined
+    ? { statusCode: result.statusCode, headers: { ...result.headers } }
+    : {
+        statusCode: result.statusCode,
+        headers: { "content-type": "application/json; charset=utf-8", ...result.headers },
+        body: JSON.stringify(result.body),
+      };
 
 export interface HttpHandlerOptions {
   /** Parse the body as JSON (and refuse other content types with 415). */
