@@ -233,6 +233,7 @@ export const ROUTES = [
   { method: "POST", path: "/products/{id}/enhance", handler: "enhance-product", access: "signed-in" },
   { method: "POST", path: "/products/{id}/review", handler: "review-product", access: "signed-in" },
   { method: "POST", path: "/reviews", handler: "review-products", access: "signed-in" },
+  { method: "GET", path: "/changes", handler: "get-changes", access: "signed-in" },
   { method: "GET", path: "/openapi.json", handler: "openapi", access: "public" },
   { method: "GET", path: "/health", handler: "health", access: "public" },
 ] as const satisfies readonly RouteDefinition[];

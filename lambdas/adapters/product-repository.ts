@@ -3,7 +3,9 @@ import { sql, type Transaction } from "kysely";
 import { StaleVersionError } from "../domain/errors.ts";
 import type {
   AiCallRecord,
+  ChangeRow,
   HistoryEntry,
+  IdRange,
   ProductImage,
   ProductRepository,
   ReviewOutcome,
@@ -140,6 +142,40 @@ const newerReceivedUpload = async (
     .limit(1)
     .executeTakeFirst();
   return newer?.object_key;
+};
+
+/**
+ * The changes feed's read: history rows past the cursor and in the gaps it still waits on, oldest first, one range
+ * scan of the history's primary key, each row's product found by its primary key. A seller's scope is decided
+ * per row, in the select list: a row of another seller's product names no product, only its id. (As a condition
+ * of the join, MariaDB took it for a lookup by seller and read the seller's whole index for every row.)
+ */
+export const changeRowsQuery = (
+  db: Db,
+  query: { afterId: number; gaps: IdRange[]; limit: number; sellerId?: string | undefined },
+) => {
+  const { sellerId } = query;
+  return db
+    .selectFrom("enhancement_history as h")
+    .leftJoin("products as p", "p.id", "h.product_id")
+    .select((eb) => [
+      "h.id",
+      sellerId === undefined
+        ? eb.ref("p.id").as("product_id")
+        : eb.case().when("p.seller_id", "=", sellerId).then(eb.ref("p.id")).end().as("product_id"),
+      "h.event",
+      "h.variant",
+      "h.to_status",
+      "h.created_at",
+    ])
+    .where((eb) =>
+      eb.or([
+        eb("h.id", ">", query.afterId),
+        ...query.gaps.map((gap) => eb.between("h.id", gap.from, gap.to)),
+      ]),
+    )
+    .orderBy("h.id")
+    .limit(query.limit);
 };
 
 export const createProductRepository = (db: Db): ProductRepository => ({
@@ -330,6 +366,51 @@ export const createProductRepository = (db: Db): ProductRepository => ({
         createdAt: row.created_at,
       }),
     );
+  },
+
+  async changesSince({ after, sellerId, productLimit, newest }) {
+    const readRows = async (): Promise<ChangeRow[]> => {
+      if (!after || after.limit < 1) return [];
+      const rows = await changeRowsQuery(db, { ...after, sellerId }).execute();
+      return rows.map(
+        (row): ChangeRow => ({
+          id: Number(row.id),
+          productId: row.product_id,
+          event: row.event,
+          variant: row.variant,
+          toStatus: row.to_status,
+          createdAt: row.created_at,
+        }),
+      );
+    };
+    const [rows, newestIds] = await Promise.all([
+      readRows(),
+      db
+        .selectFrom("enhancement_history")
+        .select("id")
+        .orderBy("id", "desc")
+        .limit(newest)
+        .execute()
+        .then((found) => found.map((row) => Number(row.id))),
+    ]);
+    const named = new Set<string>();
+    for (const row of rows) {
+      if (named.size === productLimit) break;
+      if (row.productId !== null) named.add(row.productId);
+    }
+    const products =
+      named.size === 0
+        ? []
+        : await db
+            .selectFrom("products")
+            .selectAll()
+            .where("id", "in", [...named])
+            .execute();
+    return {
+      rows,
+      products: new Map(products.map((row) => [row.id, productFromRow(row)])),
+      newestIds,
+    };
   },
 
   async recordUploads(uploads: UploadRecord[], now: Date) {

@@ -219,6 +219,46 @@ export interface HistoryPage {
   afterId?: number | undefined;
 }
 
+/** History ids from `from` to `to`, both included. */
+export interface IdRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * One history row of the changes feed. A row of a product outside the reader's scope names no product: of
+ * another seller's product only the row's id is told, so the feed can move past it.
+ */
+export interface ChangeRow {
+  id: number;
+  productId: string | null;
+  event: string;
+  variant: string | null;
+  toStatus: string | null;
+  createdAt: Date;
+}
+
+export interface ChangeScanQuery {
+  /**
+   * Read the rows with an id above `afterId` or inside one of `gaps`, oldest first, at most `limit`; absent:
+   * read none, only the newest ids.
+   */
+  after?: { afterId: number; gaps: IdRange[]; limit: number } | undefined;
+  /** Only this seller's products are named; absent: every product is. */
+  sellerId?: string | undefined;
+  /** The current state of the first this many products the rows name, in the rows' order. */
+  productLimit: number;
+  /** How many of the whole history's newest ids to answer. */
+  newest: number;
+}
+
+export interface ChangeScan {
+  rows: ChangeRow[];
+  products: Map<string, Product>;
+  /** The newest ids of the whole history, newest first (empty when it has none). */
+  newestIds: number[];
+}
+
 /** An upload whose notification the worker has not received (yet, or ever). */
 export interface UnreceivedUpload {
   uploadId: string;
@@ -283,6 +323,8 @@ export interface ProductRepository {
   currentImages(productId: string): Promise<ProductImage[]>;
   /** One page of the product's history, at most `limit` entries. */
   history(productId: string, page: HistoryPage): Promise<HistoryEntry[]>;
+  /** The changes feed's one read: history rows after a point, scoped, with the products they name. */
+  changesSince(query: ChangeScanQuery): Promise<ChangeScan>;
   recordUploads(uploads: UploadRecord[], now: Date): Promise<void>;
   findUploadByKey(key: string): Promise<UploadRecord | undefined>;
   claimSequence(productId: string, uploadId: string, source: SourceObject, now: Date): Promise<SequenceClaim>;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { variantSpecSchema } from "../engine/variant-spec.ts";
+import { CHANGES } from "./changes.ts";
 import type { ProductJson } from "./product.ts";
 import { PRODUCT_STATUSES } from "./product-status.ts";
 
@@ -183,6 +184,41 @@ export const productListSchema = z.object({
     .meta({ description: "pass as `cursor` for the next page; null on the last" }),
 });
 
+export const changeEventSchema = z
+  .object({
+    id: z.number().int().meta({ description: "the history row's id (as in GET /products/{id}/history)" }),
+    event: z.string().meta({ example: "reviewed" }),
+    variant: z
+      .string()
+      .nullable()
+      .meta({ description: "the variant made, or the main image an approval chose" }),
+    toStatus: status.nullable().meta({ description: "the status the product entered, for a status change" }),
+    createdAt: isoTime,
+  })
+  .meta({ id: "ChangeEvent", description: "One row of the product's history, in brief." });
+
+export const productChangeSchema = z
+  .object({
+    product: productListItemSchema,
+    events: z.array(changeEventSchema).meta({
+      description: `what happened to it since the cursor, oldest first: at most the latest ${CHANGES.eventsPerProduct} (GET /products/{id}/history has them all)`,
+    }),
+  })
+  .meta({
+    id: "ProductChange",
+    description: "A product that changed: as it is now (as GET /products lists it), and what happened.",
+  });
+
+export const changesResponseSchema = z
+  .object({
+    changes: z.array(productChangeSchema).meta({
+      description: `at most ${CHANGES.products} products, ordered by their latest change (the newest last); empty when only the cursor moved`,
+    }),
+    cursor: z.string().meta({ description: "pass as `since` on the next call" }),
+    more: z.boolean().meta({ description: "true when there is more to fetch at once, with the new cursor" }),
+  })
+  .meta({ id: "Changes" });
+
 export const historyEntrySchema = z
   .object({
     id: z.number().int(),
@@ -265,4 +301,7 @@ export type DuplicateEntry = z.output<typeof duplicateEntrySchema>;
 export type ProductView = z.output<typeof productViewSchema>;
 export type ProductListItem = z.output<typeof productListItemSchema>;
 export type HistoryEntryJson = z.output<typeof historyEntrySchema>;
+export type ChangeEventJson = z.output<typeof changeEventSchema>;
+export type ProductChange = z.output<typeof productChangeSchema>;
+export type ChangesResponse = z.output<typeof changesResponseSchema>;
 export type HealthReport = z.output<typeof healthReportSchema>;

@@ -7,6 +7,7 @@ import type { ApiDeps } from "../../lambdas/domain/products.ts";
 import { createProductsHandler } from "../../lambdas/handlers/http/create-products.ts";
 import { createUploadHandler } from "../../lambdas/handlers/http/create-upload.ts";
 import { enhanceProductHandler } from "../../lambdas/handlers/http/enhance-product.ts";
+import { getChangesHandler } from "../../lambdas/handlers/http/get-changes.ts";
 import { getDuplicatesHandler } from "../../lambdas/handlers/http/get-duplicates.ts";
 import { getHistoryHandler } from "../../lambdas/handlers/http/get-history.ts";
 import { getProductHandler } from "../../lambdas/handlers/http/get-product.ts";
@@ -28,6 +29,7 @@ const factories: Record<(typeof ROUTES)[number]["handler"], (deps: ApiDeps) => H
   "enhance-product": enhanceProductHandler,
   "review-product": reviewProductHandler,
   "review-products": reviewProductsHandler,
+  "get-changes": getChangesHandler,
   openapi: openApiHandler,
   health: healthHandler,
 };

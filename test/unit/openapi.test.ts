@@ -137,6 +137,11 @@ describe("the OpenAPI document", () => {
         const response = deref(given);
         expect(response.description, `${route.handler} ${status}`).toEqual(expect.any(String));
         const schema = jsonSchemaOf(response);
+        // A response without a body (GET /changes' 304) declares no content at all.
+        if (contract.responses[Number(status)]?.schema === undefined) {
+          expect(response.content, `${route.handler} ${status}`).toBeUndefined();
+          continue;
+        }
         expect(schema, `${route.handler} ${status}`).toBeDefined();
         const isReviewConflict = route.handler === "review-product" && status === "409";
         if (Number(status) >= 400 && !isReviewConflict && status !== "503") {

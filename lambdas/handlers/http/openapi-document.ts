@@ -5,6 +5,7 @@ import {
   type ZodOpenApiOperationObject,
   type ZodOpenApiResponseObject,
 } from "zod-openapi";
+import { CHANGES, changesQuerySchema } from "../../domain/changes.ts";
 import { catalogueFieldsSchema } from "../../domain/product.ts";
 import {
   createProductsSchema,
@@ -20,6 +21,7 @@ import {
   reviewItemSchema,
 } from "../../domain/review.ts";
 import {
+  changesResponseSchema,
   createProductsResponseSchema,
   duplicateEntrySchema,
   errorBodySchema,
@@ -117,8 +119,8 @@ const DISCOUNT = catalogueFieldsSchema.shape.discount;
 
 export interface ResponseContract {
   description: string;
-  /** Validates the body; the description renders it. */
-  schema: z.ZodType;
+  /** Validates the body; the description renders it. Absent: the response has no body (a 304). */
+  schema?: z.ZodType;
   headers?: z.ZodObject;
   /** Registered once under `components.responses` by this name, and referred to from each operation. */
   component?: string;
@@ -199,6 +201,12 @@ const failures = (
   responses[500] = INTERNAL;
   return responses;
 };
+
+/** The changes feed's answers: never cached, and the cursor they leave the caller at. */
+const FEED_HEADERS = z.object({
+  "cache-control": z.literal("no-store"),
+  etag: z.string().meta({ description: "the cursor, quoted", example: '"eyJhZnRlciI6MTA3fQ"' }),
+});
 
 const VALIDATION_FAILED = "VALIDATION_FAILED: `details` names every invalid field (`path`, `message`).";
 const NOT_FOUND =
@@ -353,6 +361,28 @@ export const ROUTE_CONTRACTS: Record<RouteHandlerName, RouteContract> = {
       ),
     },
   },
+  "get-changes": {
+    summary: "Follow what changed since a cursor",
+    description: `${READERS} Without \`since\`, answers the current cursor and no changes: take it before loading \`GET /products\`, then call again with the \`cursor\` of each answer, every second or so and after a push reconnect. Each product that changed since the cursor comes once, as it is now, with what happened to it (the latest ${CHANGES.eventsPerProduct} history rows), at most ${CHANGES.products} products an answer; \`more: true\` says to call again at once. 304, with no body, when nothing changed: keep the cursor. Unknown query parameters are refused (400).`,
+    tag: "products",
+    query: changesQuerySchema,
+    responses: {
+      200: {
+        ...ok("What changed, and the cursor to follow from.", changesResponseSchema),
+        headers: FEED_HEADERS,
+      },
+      304: {
+        description: "Nothing changed since the cursor: no body; call again later with the same cursor.",
+        headers: FEED_HEADERS,
+      },
+      ...failures(
+        {
+          400: `${VALIDATION_FAILED} Also a \`since\` this API did not return, or one past the newest change (another deployment's, or a reset database's): start again without it.`,
+        },
+        { jsonBody: false },
+      ),
+    },
+  },
   openapi: {
     summary: "This description of the API",
     description: "Public. The OpenAPI 3.1 document of this API (also written by `npm run openapi`).",
@@ -423,7 +453,7 @@ export const openApiDocument = () => {
     if (known) return known;
     const rendered: ZodOpenApiResponseObject = {
       description: response.description,
-      content: { "application/json": { schema: response.schema } },
+      ...(response.schema ? { content: { "application/json": { schema: response.schema } } } : {}),
       ...(response.headers ? { headers: response.headers } : {}),
       ...(response.component ? { id: response.component } : {}),
     };
@@ -535,7 +565,8 @@ const schemaFor = (example: MarkedExample): z.ZodType | string => {
     return contract.query ?? `${example.method} ${example.path} takes no query parameters`;
   }
   const response = example.status === undefined ? undefined : contract.responses[example.status];
-  return response?.schema ?? `${example.method} ${example.path} declares no response ${example.status}`;
+  if (!response) return `${example.method} ${example.path} declares no response ${example.status}`;
+  return response.schema ?? `${example.method} ${example.path}'s response ${example.status} has no body`;
 };
 
 export interface ExampleCheck {
