@@ -30,18 +30,21 @@ export type Resource<T> =
   | { state: "ready"; data: T };
 
 /**
- * Loads `load()` whenever `key` changes (and on `reload`). A 401 is not shown here: the app has already
- * returned to the sign-in page with the reason.
+ * Loads `load()` whenever `key` changes (and on `reload`). A reload keeps what is shown until the new answer
+ * replaces it, so a refresh neither flashes nor drops images that are still loading. A 401 is not shown here:
+ * the app has already returned to the sign-in page with the reason.
  */
 export const useResource = <T,>(key: string, load: () => Promise<T>): [Resource<T>, () => void] => {
   const [resource, setResource] = useState<Resource<T>>({ state: "loading" });
   const [round, setRound] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
+  const loadedKey = useRef<string>(undefined);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `key` and `round` are what ask for a new load
   useEffect(() => {
     let current = true;
-    setResource({ state: "loading" });
+    if (loadedKey.current !== key) setResource({ state: "loading" });
+    loadedKey.current = key;
     loadRef.current().then(
       (data) => {
         if (current) setResource({ state: "ready", data });
