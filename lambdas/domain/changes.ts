@@ -2,9 +2,8 @@ import { z } from "zod";
 import { type Caller, isReviewer } from "./caller.ts";
 import { AppError } from "./errors.ts";
 import type { ChangeRow, IdRange } from "./ports.ts";
-import { type Product, productJson } from "./product.ts";
-import type { ApiDeps } from "./products.ts";
-import type { ChangeEventJson, ChangesResponse, ProductChange, ProductListItem } from "./views.ts";
+import { type ApiDeps, listItem } from "./products.ts";
+import type { ChangeEventJson, ChangesResponse, ProductChange } from "./views.ts";
 
 /**
  * `GET /changes`: what changed for the caller since a cursor, read from `enhancement_history`, which is
@@ -119,16 +118,6 @@ const startCursor = (newestIds: readonly number[], now: number): Cursor => {
   const present = [...newestIds].reverse();
   const gaps = without({ from: oldest, to: after }, present).map((range) => ({ ...range, seenAt: now }));
   return { after, gaps: capGaps(gaps) };
-};
-
-const listItem = (
-  assetsBaseUrl: string,
-  product: Product,
-  thumbnails: Map<string, string>,
-): ProductListItem => {
-  const { mrp: _m, price: _p, discount: _d, gst: _g, ...listed } = productJson(product);
-  const thumbnail = thumbnails.get(product.id);
-  return { ...listed, thumbnailUrl: thumbnail ? `${assetsBaseUrl}/${thumbnail}` : null };
 };
 
 const eventJson = (row: ChangeRow): ChangeEventJson => ({

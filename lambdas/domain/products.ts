@@ -399,6 +399,17 @@ const positionOf = (product: Product, sort: ListPosition["sort"]): ListPosition 
       }
     : { sort, time: product.createdAt, id: product.id };
 
+/** A product as lists show it (`GET /products`, `GET /changes`): no money, its thumbnail's URL. */
+export const listItem = (
+  assetsBaseUrl: string,
+  product: Product,
+  thumbnails: Map<string, string>,
+): ProductListItem => {
+  const { mrp: _m, price: _p, discount: _d, gst: _g, ...listed } = productJson(product);
+  const thumbnail = thumbnails.get(product.id);
+  return { ...listed, thumbnailUrl: thumbnail ? `${assetsBaseUrl}/${thumbnail}` : null };
+};
+
 /**
  * Products a page at a time. A seller lists their own (a `seller` filter naming anyone else is refused);
  * a reviewer lists every seller's, and may filter by seller.
@@ -425,11 +436,7 @@ export const listProducts = async (
   const thumbnails = await deps.repository.thumbnails(page.map((product) => product.id));
   const last = page.at(-1);
   return {
-    products: page.map((product): ProductListItem => {
-      const { mrp: _m, price: _p, discount: _d, gst: _g, ...listed } = productJson(product);
-      const thumbnail = thumbnails.get(product.id);
-      return { ...listed, thumbnailUrl: thumbnail ? `${deps.settings.assetsBaseUrl}/${thumbnail}` : null };
-    }),
+    products: page.map((product) => listItem(deps.settings.assetsBaseUrl, product, thumbnails)),
     nextCursor: rows.length > query.limit && last ? encodeCursor(positionOf(last, query.sort)) : null,
   };
 };
