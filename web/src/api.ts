@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type {
+  changesResponseSchema,
   errorBodySchema,
   HistoryEntryJson,
   historyPageSchema,
@@ -18,6 +19,8 @@ import {
 export type ProductList = z.output<typeof productListSchema>;
 export type HistoryPage = z.output<typeof historyPageSchema>;
 export type ErrorBody = z.output<typeof errorBodySchema>;
+export type ChangesResponse = z.output<typeof changesResponseSchema>;
+export type ProductChange = ChangesResponse["changes"][number];
 export type { HistoryEntryJson, ProductListItem, ProductView };
 export type ProductStatus = ProductListItem["status"];
 
@@ -66,6 +69,8 @@ export interface Api {
   listProducts(query: ListQuery): Promise<ProductList>;
   getProduct(id: string): Promise<ProductView>;
   getHistory(id: string, cursor?: string): Promise<HistoryPage>;
+  /** What changed since `since` (a cursor first, without it); `undefined` for a 304: nothing changed. */
+  getChanges(since?: string): Promise<ChangesResponse | undefined>;
 }
 
 /**
@@ -81,7 +86,9 @@ export const createApi = (
     const bearer = token();
     const response = await fetch(`${config.apiUrl}${path}`, {
       headers: { accept: "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      cache: "no-store",
     });
+    if (response.status === 304) return undefined as T;
     if (!response.ok) {
       const error = await errorOf(response);
       if (error instanceof SignedOutError) onSignedOut(error.message);
@@ -94,6 +101,7 @@ export const createApi = (
     getProduct: (id) => get(`/products/${encodeURIComponent(id)}`),
     getHistory: (id, cursor) =>
       get(`/products/${encodeURIComponent(id)}/history${queryString({ order: "newest", cursor })}`),
+    getChanges: (since) => get(`/changes${queryString({ since })}`),
   };
 };
 

@@ -1,6 +1,7 @@
 import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
 import { createApi } from "./api.ts";
 import type { DashboardConfig } from "./dashboard-config.ts";
+import { LiveProvider } from "./live.tsx";
 import { Link, navigate, type Route, useRoute } from "./router.tsx";
 import { clearSession, homePath, type Role, readSession, type Session, saveSession } from "./session.ts";
 import { PageHeading } from "./ui.tsx";
@@ -107,7 +108,9 @@ export const App = ({ config }: { config: DashboardConfig }) => {
         {!session || route.view === "sign-in" ? (
           <SignIn config={config} notice={notice} onSignedIn={signIn} />
         ) : (
-          <Page route={route} session={session} api={api} />
+          <LiveProvider api={api} sessionKey={session.accessToken}>
+            <Page route={route} session={session} api={api} />
+          </LiveProvider>
         )}
       </main>
     </>

@@ -1,13 +1,37 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { Api, HistoryEntryJson, ProductView } from "../api.ts";
 import { ApiError } from "../api.ts";
+import { useChanges, useLive } from "../live.tsx";
 import { Link } from "../router.tsx";
 import type { Session } from "../session.ts";
+import { STATUS_LABELS } from "../status.ts";
 import { Failed, formatBytes, formatTime, Loading, PageHeading, StatusBadge, useResource } from "../ui.tsx";
 
 /** One product: every current image, its status, the analysis in brief, and its history. */
 export const ProductPage = ({ api, id, session }: { api: Api; id: string; session: Session }) => {
-  const [product, reload] = useResource(`product:${id}`, () => api.getProduct(id));
+  const { feed, announce } = useLive();
+  const [product, reload] = useResource(`product:${id}`, async () => {
+    await feed.ready;
+    return api.getProduct(id);
+  });
+  // A change of this product in the feed loads it again, images and history too; a new status is announced.
+  const [round, setRound] = useState(0);
+  const shownStatus = product.state === "ready" ? product.data.status : undefined;
+  useChanges({
+    changes: (changes) => {
+      const change = changes.find((each) => each.product.id === id);
+      if (!change) return;
+      reload();
+      setRound((value) => value + 1);
+      if (shownStatus && change.product.status !== shownStatus) {
+        announce(`${change.product.sku} is now ${STATUS_LABELS[change.product.status].toLowerCase()}.`);
+      }
+    },
+    reset: () => {
+      reload();
+      setRound((value) => value + 1);
+    },
+  });
   const back = session.roles.includes("seller")
     ? { href: "/gallery", label: "My products" }
     : { href: "/queue", label: "Review queue" };
@@ -28,12 +52,24 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
           <Failed message={product.message} retry={reload} />
         </>
       ) : null}
-      {product.state === "ready" ? <ProductDetail api={api} product={product.data} reload={reload} /> : null}
+      {product.state === "ready" ? (
+        <ProductDetail api={api} product={product.data} reload={reload} round={round} />
+      ) : null}
     </>
   );
 };
 
-const ProductDetail = ({ api, product, reload }: { api: Api; product: ProductView; reload: () => void }) => (
+const ProductDetail = ({
+  api,
+  product,
+  reload,
+  round,
+}: {
+  api: Api;
+  product: ProductView;
+  reload: () => void;
+  round: number;
+}) => (
   <>
     <div className="page-head">
       <PageHeading title={product.title}>{product.title}</PageHeading>
@@ -128,7 +164,7 @@ const ProductDetail = ({ api, product, reload }: { api: Api; product: ProductVie
       </section>
     ) : null}
 
-    <History api={api} id={product.id} />
+    <History api={api} id={product.id} round={round} />
   </>
 );
 
@@ -250,9 +286,15 @@ const describeEntry = (entry: HistoryEntryJson): string => {
   return parts.join(" · ");
 };
 
-const History = ({ api, id }: { api: Api; id: string }) => {
+/** The history, newest first; loaded again (its first page) whenever `round` changes. */
+const History = ({ api, id, round }: { api: Api; id: string; round: number }) => {
   const [first, reload] = useResource(`history:${id}`, () => api.getHistory(id));
   const [more, setMore] = useState<{ entries: HistoryEntryJson[]; cursor: string | null }>();
+  useEffect(() => {
+    if (round === 0) return;
+    setMore(undefined);
+    reload();
+  }, [round, reload]);
   const [problem, setProblem] = useState<string>();
   const firstPage = first.state === "ready" ? first.data : undefined;
   const entries = [...(firstPage?.history ?? []), ...(more?.entries ?? [])];
