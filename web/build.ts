@@ -39,7 +39,9 @@ const runViteBuild = (outDir: string): Promise<void> =>
     const child = spawn(
       process.execPath,
       [vite, "build", "--config", join(WEB_DIR, "vite.config.ts"), "--outDir", outDir, "--logLevel", "warn"],
-      { cwd: WEB_DIR, stdio: ["ignore", "pipe", "pipe"] },
+      // The bundle served is always a production one: an inherited NODE_ENV (vitest sets `test`) would make
+      // Vite build React's development version.
+      { cwd: WEB_DIR, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_ENV: "production" } },
     );
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => {
