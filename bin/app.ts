@@ -2,6 +2,10 @@ import { App } from "aws-cdk-lib";
 import { parseAllowedOrigins } from "../lambdas/config.ts";
 import { buildApp } from "../lib/app.ts";
 import { GEMINI_TUNING_KEYS, type GeminiTuning } from "../lib/gemini-key.ts";
+import { ensureDashboardBuilt } from "../web/build.ts";
+
+// The application stack uploads web/dist: build it first when it is missing or older than web/src.
+await ensureDashboardBuilt((reason) => process.stderr.write(`Building the dashboard (${reason})…\n`));
 
 const app = new App();
 const context = (key: string): string | undefined => app.node.tryGetContext(key) ?? undefined;

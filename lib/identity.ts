@@ -107,9 +107,8 @@ export class Identity extends Construct {
       enableTokenRevocation: true,
     });
 
-    // Prefixes are unique per region across all accounts: the account id keeps two accounts' stages apart.
     this.domain = this.userPool.addDomain("Domain", {
-      cognitoDomain: { domainPrefix: `${resourceName(props.stage, "login")}-${Aws.ACCOUNT_ID}` },
+      cognitoDomain: { domainPrefix: loginDomainPrefix(props.stage) },
       managedLoginVersion: ManagedLoginVersion.NEWER_MANAGED_LOGIN,
     });
     // Managed login shows no page for a client without a branding style: Cognito's own look will do.
@@ -133,6 +132,16 @@ export class Identity extends Construct {
     });
   }
 }
+
+/** Prefixes are unique per region across all accounts: the account id keeps two accounts' stages apart. */
+const loginDomainPrefix = (stage: string): string => `${resourceName(stage, "login")}-${Aws.ACCOUNT_ID}`;
+
+/**
+ * Managed login's base URL, as the domain's `baseUrl()` spells it, known before the user pool exists: the
+ * dashboard's content security policy (on the distribution, made before the pool) lets the page reach it.
+ */
+export const loginBaseUrl = (stage: string): string =>
+  `https://${loginDomainPrefix(stage)}.auth.${Aws.REGION}.amazoncognito.com`;
 
 /** Cognito accepts HTTPS return URLs, and plain HTTP only for localhost. */
 const acceptedReturnUrl = (url: string): boolean => {

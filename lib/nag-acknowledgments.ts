@@ -1,7 +1,8 @@
-import { type CfnElement, Validations } from "aws-cdk-lib";
+import { type CfnElement, DefaultStackSynthesizer, Validations } from "aws-cdk-lib";
 import type { IConstruct } from "constructs";
 import { BUCKETS, ENHANCED_PREFIX, RAW_PREFIX } from "../lambdas/names.ts";
 import type { AppStack, DataStack } from "./stacks.ts";
+import { DASHBOARD_BUCKET } from "./storage.ts";
 
 export interface Acknowledgment {
   scope: IConstruct;
@@ -25,7 +26,52 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
   const migrateVersions = iam5(
     `<${application.getLogicalId(migrate.node.defaultChild as CfnElement)}.Arn>:*`,
   );
+  // BucketDeployment copies from the bootstrap's asset bucket (its name carries the bootstrap qualifier).
+  const qualifier =
+    application.node.tryGetContext("@aws-cdk/core:bootstrapQualifier") ??
+    DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+  const assetObjects = iam5(
+    `arn:<AWS::Partition>:s3:::cdk-${qualifier}-assets-<AWS::AccountId>-<AWS::Region>/*`,
+  );
+  const deployment = application.dashboard;
+  const deploymentRole = deployment.pages.handlerRole;
+  const ofDeployment =
+    "The role of aws-cdk-lib's own BucketDeployment function (it copies the built dashboard into its bucket), whose policy CDK writes from the deployment's grants:";
+  const deploymentGrants: Acknowledgment[] = [
+    ...["s3:GetObject*", "s3:GetBucket*", "s3:List*"].map((action) => ({
+      scope: deploymentRole,
+      id: `AwsSolutions-IAM5[Action::${action}]`,
+      reason: `${ofDeployment} ${action} to read the zipped build from the CDK asset bucket and to compare it with the dashboard bucket (aws s3 sync), on those two buckets alone.`,
+    })),
+    ...["s3:DeleteObject*", "s3:Abort*"].map((action) => ({
+      scope: deploymentRole,
+      id: `AwsSolutions-IAM5[Action::${action}]`,
+      reason: `${ofDeployment} ${action} to prune files the new build no longer has and to abort a failed multipart upload, on the dashboard bucket alone.`,
+    })),
+    {
+      scope: deploymentRole,
+      id: assetObjects,
+      reason: `${ofDeployment} read on the CDK bootstrap's asset bucket, where cdk deploy uploads the zipped build; its keys are content hashes, so the grant is the bucket's objects.`,
+    },
+    {
+      scope: deploymentRole,
+      id: iam5(data.storage.objectsArnAsFinding(DASHBOARD_BUCKET, "")),
+      reason: `${ofDeployment} it writes and prunes every file of the dashboard bucket, which holds nothing but the dashboard's build and its config.json.`,
+    },
+    {
+      scope: deploymentRole,
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason: `${ofDeployment} cloudfront:CreateInvalidation and GetInvalidation, to drop CloudFront's copies of index.html and config.json after a deploy; CDK grants them on all distributions ("*") and offers no narrower grant.`,
+    },
+    {
+      scope: deployment.handler,
+      id: "AwsSolutions-L1",
+      reason:
+        "aws-cdk-lib's own BucketDeployment function: its Python runtime and AWS CLI layer are pinned by aws-cdk-lib and move to newer ones as aws-cdk-lib is upgraded; it runs only during a deploy.",
+    },
+  ];
   return [
+    ...deploymentGrants,
     {
       scope: data,
       id: BASIC_EXECUTION_ROLE,
@@ -36,7 +82,7 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
       scope: application,
       id: BASIC_EXECUTION_ROLE,
       reason:
-        "AWSLambdaBasicExecutionRole grants only logs:CreateLogGroup/CreateLogStream/PutLogEvents; every function writes to its own log group. It is the narrowest managed policy for Lambda logging and AWS keeps it current.",
+        "AWSLambdaBasicExecutionRole grants only logs:CreateLogGroup/CreateLogStream/PutLogEvents; every function (ours, and aws-cdk-lib's BucketDeployment and Provider functions) writes to its own log group. It is the narrowest managed policy for Lambda logging and AWS keeps it current.",
     },
     {
       scope: application.api,

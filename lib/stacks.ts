@@ -1,10 +1,11 @@
-import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { Aws, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
+import { Dashboard } from "./dashboard.ts";
 import { Database } from "./database.ts";
 import { GeminiKey, type GeminiTuning } from "./gemini-key.ts";
-import { Identity } from "./identity.ts";
+import { Identity, loginBaseUrl } from "./identity.ts";
 import { Migrations } from "./migrations.ts";
 import { Queueing } from "./queueing.ts";
 import { Reconciler } from "./reconciler.ts";
@@ -46,6 +47,12 @@ export class DataStack extends Stack {
     this.storage = new Storage(this, "Storage", {
       stage: settings.stage,
       ...(settings.allowedOrigins ? { allowedOrigins: settings.allowedOrigins } : {}),
+      // The HTTP API lives in the application stack, which depends on this one, so its exact URL cannot be
+      // named here: any HTTP API of this account's region, with managed login's token endpoint.
+      dashboardConnectSources: [
+        `https://*.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`,
+        loginBaseUrl(settings.stage),
+      ],
     });
     this.queueing = new Queueing(this, "Queueing", {
       stage: settings.stage,
@@ -60,12 +67,13 @@ export class DataStack extends Stack {
   }
 }
 
-/** The code: the HTTP API, the worker, the migration runner and the alarms. */
+/** The code: the HTTP API, the worker, the migration runner, the alarms and the dashboard's files. */
 export class AppStack extends Stack {
   readonly api: Api;
   readonly worker: Worker;
   readonly migrations: Migrations;
   readonly reconciler: Reconciler;
+  readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, settings: PixelLabSettings, data: DataStack, props?: StackProps) {
     super(scope, id, props);
@@ -96,6 +104,16 @@ export class AppStack extends Stack {
       database,
       environment,
     });
+    this.dashboard = new Dashboard(this, "Dashboard", {
+      storage,
+      config: {
+        apiUrl: this.api.url,
+        signIn: "cognito",
+        userPoolId: identity.userPool.userPoolId,
+        clientId: identity.dashboardClient.userPoolClientId,
+        domainUrl: identity.domainUrl,
+      },
+    });
     const alarms = new Alarms(this, "Alarms", {
       queue: queueing.queue,
       deadLetterQueue: queueing.deadLetterQueue,
@@ -119,6 +137,10 @@ export class AppStack extends Stack {
     new CfnOutput(this, "UserPoolDomainUrl", {
       value: identity.domainUrl,
       description: "Base URL of Cognito's managed login (/oauth2/authorize, /oauth2/token, /logout)",
+    });
+    new CfnOutput(this, "DashboardUrl", {
+      value: `${storage.assetsBaseUrl}/`,
+      description: "The dashboard (CloudFront, the same distribution as the images)",
     });
     new CfnOutput(this, "ImagesUrl", {
       value: storage.assetsBaseUrl,

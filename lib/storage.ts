@@ -1,5 +1,17 @@
 import { Aws, Duration, RemovalPolicy } from "aws-cdk-lib";
-import { Distribution, HttpVersion, PriceClass, ViewerProtocolPolicy } from "aws-cdk-lib/aws-cloudfront";
+import {
+  Function as CloudFrontFunction,
+  Distribution,
+  FunctionCode,
+  FunctionEventType,
+  FunctionRuntime,
+  HeadersFrameOption,
+  HeadersReferrerPolicy,
+  HttpVersion,
+  PriceClass,
+  ResponseHeadersPolicy,
+  ViewerProtocolPolicy,
+} from "aws-cdk-lib/aws-cloudfront";
 import { S3BucketOrigin } from "aws-cdk-lib/aws-cloudfront-origins";
 import {
   BlockPublicAccess,
@@ -9,7 +21,7 @@ import {
   ObjectOwnership,
 } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { BUCKETS, RAW_PREFIX, RAW_RETENTION_DAYS, resourceName } from "../lambdas/names.ts";
+import { BUCKETS, ENHANCED_PREFIX, RAW_PREFIX, RAW_RETENTION_DAYS, resourceName } from "../lambdas/names.ts";
 
 export interface StorageProps {
   stage: string;
@@ -18,7 +30,38 @@ export interface StorageProps {
    * URL, where the dashboard is served beside the images; never `*`.
    */
   allowedOrigins?: string[];
+  /**
+   * Origins the dashboard may call besides its own and the raw bucket's (the content security policy's
+   * `connect-src`): the HTTP API's and Cognito's managed login.
+   */
+  dashboardConnectSources?: string[];
 }
+
+/**
+ * The dashboard bucket's logical name. Only the CDK app writes it (the handlers never read it), so it is
+ * defined here rather than in `lambdas/names.ts`; named like the others so the deployment in the application
+ * stack can name it without a cross-stack reference.
+ */
+export const DASHBOARD_BUCKET = "dashboard";
+
+type BucketLogicalName = (typeof BUCKETS)[keyof typeof BUCKETS] | typeof DASHBOARD_BUCKET;
+
+/** The page every client route of the dashboard is (`/gallery`, `/product/{id}`): the bucket's `index.html`. */
+export const DASHBOARD_INDEX = "index.html";
+
+/**
+ * Viewer-request code on the dashboard's behaviour only: a path whose last segment has no extension is a
+ * route of the single-page app, so it is answered with `index.html`. Anything with an extension (a bundle
+ * file, `config.json`) is asked of the bucket as it is, so a missing one stays a miss, and the images'
+ * behaviour never sees this code. Error responses on the distribution would do the same for every path and
+ * turn a missing image into the page too.
+ */
+export const SPA_ROUTING_CODE = `function handler(event) {
+  var request = event.request;
+  var last = request.uri.substring(request.uri.lastIndexOf("/") + 1);
+  if (last.indexOf(".") === -1) request.uri = "/${DASHBOARD_INDEX}";
+  return request;
+}`;
 
 /** Bucket names are global: the shared logical name, made unique by account and region. */
 const bucketName = (stage: string, logicalName: string) =>
@@ -33,15 +76,22 @@ const securedBucket = {
 } as const;
 
 /**
- * The raw and enhanced buckets, their access-log bucket, and CloudFront (Origin Access Control) in
- * front of the enhanced one: every image URL the API returns is a CloudFront URL.
+ * The raw, enhanced and dashboard buckets, their access-log bucket, and one CloudFront distribution with
+ * Origin Access Control in front of the dashboard (the default behaviour) and the enhanced images (`/enhanced/*`,
+ * the keys' own prefix): every image URL the API returns is a CloudFront URL, on the dashboard's origin.
  */
 export class Storage extends Construct {
   readonly stage: string;
   readonly rawBucket: Bucket;
   readonly enhancedBucket: Bucket;
+  /** The built dashboard and its `config.json`, written by the application stack's deployment. */
+  readonly dashboardBucket: Bucket;
   readonly logBucket: Bucket;
   readonly distribution: Distribution;
+  /** Rewrites the dashboard's client routes to `index.html` (see SPA_ROUTING_CODE). */
+  readonly spaRouting: CloudFrontFunction;
+  /** HSTS, nosniff, frame DENY, no referrer and the dashboard's content security policy. */
+  readonly dashboardHeaders: ResponseHeadersPolicy;
   /** The browser origins CORS allows, here and on the HTTP API. */
   readonly allowedOrigins: string[];
 
@@ -75,11 +125,58 @@ export class Storage extends Construct {
       lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
     });
 
+    this.dashboardBucket = new Bucket(this, "Dashboard", {
+      ...securedBucket,
+      bucketName: bucketName(props.stage, DASHBOARD_BUCKET),
+      serverAccessLogsBucket: this.logBucket,
+      serverAccessLogsPrefix: "s3/dashboard/",
+    });
+
+    this.spaRouting = new CloudFrontFunction(this, "SpaRouting", {
+      comment: "Answers the dashboard's client routes with index.html",
+      code: FunctionCode.fromInline(SPA_ROUTING_CODE),
+      runtime: FunctionRuntime.JS_2_0,
+    });
+
+    this.dashboardHeaders = new ResponseHeadersPolicy(this, "DashboardHeaders", {
+      comment: `Pixel Lab ${props.stage}: the dashboard's security headers`,
+      securityHeadersBehavior: {
+        contentSecurityPolicy: {
+          contentSecurityPolicy: dashboardContentSecurityPolicy([
+            // Browser uploads: the presigned POST goes to the raw bucket's virtual-hosted URL.
+            // Spelled from the bucket's name, not its attribute: the raw bucket's CORS rule already names this
+            // distribution, and the attribute would make the two depend on each other.
+            `https://${bucketName(props.stage, BUCKETS.raw)}.s3.${Aws.REGION}.${Aws.URL_SUFFIX}`,
+            ...(props.dashboardConnectSources ?? []),
+          ]),
+          override: true,
+        },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.days(365),
+          includeSubdomains: true,
+          override: true,
+        },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: HeadersReferrerPolicy.NO_REFERRER, override: true },
+      },
+    });
+
     this.distribution = new Distribution(this, "Cdn", {
-      comment: `Pixel Lab ${props.stage}: enhanced images`,
+      comment: `Pixel Lab ${props.stage}: the dashboard and enhanced images`,
+      defaultRootObject: DASHBOARD_INDEX,
       defaultBehavior: {
-        origin: S3BucketOrigin.withOriginAccessControl(this.enhancedBucket),
+        origin: S3BucketOrigin.withOriginAccessControl(this.dashboardBucket),
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        functionAssociations: [{ function: this.spaRouting, eventType: FunctionEventType.VIEWER_REQUEST }],
+        responseHeadersPolicy: this.dashboardHeaders,
+      },
+      additionalBehaviors: {
+        // Image keys start with enhanced/ and the API appends them to this distribution's URL, unchanged.
+        [`/${ENHANCED_PREFIX}*`]: {
+          origin: S3BucketOrigin.withOriginAccessControl(this.enhancedBucket),
+          viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        },
       },
       httpVersion: HttpVersion.HTTP2_AND_3,
       priceClass: PriceClass.PRICE_CLASS_100,
@@ -106,17 +203,40 @@ export class Storage extends Construct {
    * `arn:…:s3:::{bucket}/{prefix}*`, built from the bucket's name rather than a cross-stack reference,
    * so a grant in the application stack reads the same in every stage and needs no export.
    */
-  objectsArn(logicalName: (typeof BUCKETS)[keyof typeof BUCKETS], prefix: string): string {
+  objectsArn(logicalName: BucketLogicalName, prefix: string): string {
     return `arn:${Aws.PARTITION}:s3:::${bucketName(this.stage, logicalName)}/${prefix}*`;
   }
 
   /** The same ARN as cdk-nag prints it in an IAM5 finding id. */
-  objectsArnAsFinding(logicalName: (typeof BUCKETS)[keyof typeof BUCKETS], prefix: string): string {
+  objectsArnAsFinding(logicalName: BucketLogicalName, prefix: string): string {
     return `arn:<AWS::Partition>:s3:::${resourceName(this.stage, logicalName)}-<AWS::AccountId>-<AWS::Region>/${prefix}*`;
   }
 
-  /** The CloudFront URL prefix image keys (`enhanced/...`) are appended to. */
+  /** The dashboard bucket's name, built as its ARN is (see objectsArn): no export needed to write to it. */
+  get dashboardBucketName(): string {
+    return bucketName(this.stage, DASHBOARD_BUCKET);
+  }
+
+  /** The CloudFront URL prefix image keys (`enhanced/...`) are appended to; the dashboard is served at its `/`. */
   get assetsBaseUrl(): string {
     return `https://${this.distribution.distributionDomainName}`;
   }
 }
+
+/**
+ * The dashboard's content security policy: its own origin for everything, plus `connectSources` for fetch
+ * (the API, managed login's token endpoint, the raw bucket for uploads). No inline script or style: Vite's
+ * build emits neither. Images come from this same distribution (`'self'`); `data:` for inline icons.
+ */
+export const dashboardContentSecurityPolicy = (connectSources: string[]): string =>
+  [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self' ${connectSources.join(" ")}`,
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "object-src 'none'",
+  ].join("; ");

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   CORS_SETTINGS,
   ENHANCE_QUEUE_SETTINGS,
+  ENHANCED_PREFIX,
   ENV,
   GEMINI_SETTINGS,
   QUEUES,
@@ -24,13 +25,17 @@ import { GEMINI_API_KEY_SECRET, GEMINI_TUNING_KEYS } from "../../lib/gemini-key.
 import { migrationsChecksum } from "../../lib/migrations.ts";
 import { acknowledgments } from "../../lib/nag-acknowledgments.ts";
 import { AppStack, DataStack } from "../../lib/stacks.ts";
+import { DASHBOARD_BUCKET, SPA_ROUTING_CODE } from "../../lib/storage.ts";
+import { ensureDashboardBuilt } from "../../web/build.ts";
 
 const STAGE = "test";
 let built: PixelLabApp;
 let data: Template;
 let app: Template;
 
-beforeAll(() => {
+beforeAll(async () => {
+  // The application stack uploads web/dist: as bin/app.ts does, build it first when it is missing or stale.
+  await ensureDashboardBuilt();
   built = buildApp({ stage: STAGE, allowedOrigins: ["https://dashboard.example.com"] });
   // Synthesises the whole app, running cdk-nag: an unacknowledged finding throws here.
   built.app.synth();
@@ -63,9 +68,71 @@ const resourcesOf = (template: Template, type: string) =>
     Properties: Record<string, unknown>;
   }[];
 
+interface CacheBehaviour {
+  TargetOriginId: string;
+  ViewerProtocolPolicy: string;
+  PathPattern?: string;
+  FunctionAssociations?: unknown[];
+  ResponseHeadersPolicyId?: unknown;
+}
+interface DistributionConfig {
+  DefaultRootObject?: string;
+  DefaultCacheBehavior: CacheBehaviour;
+  CacheBehaviors: CacheBehaviour[];
+  Origins: { Id: string }[];
+  CustomErrorResponses?: unknown[];
+}
+const distributionConfig = (): DistributionConfig => {
+  const [distribution] = resourcesOf(data, "AWS::CloudFront::Distribution");
+  return distribution?.Properties.DistributionConfig as DistributionConfig;
+};
+const behaviourFor = (pathPattern: string): CacheBehaviour => {
+  const behaviour = distributionConfig().CacheBehaviors.find(
+    (candidate) => candidate.PathPattern === pathPattern,
+  );
+  if (!behaviour) throw new Error(`no behaviour for ${pathPattern}`);
+  return behaviour;
+};
+const originOf = (id: string) => distributionConfig().Origins.find((origin) => origin.Id === id);
+
+/**
+ * A bucket's policy allows reading to CloudFront's service principal alone, on the condition that the
+ * request comes from this stack's distribution (Origin Access Control), and nothing to anyone else.
+ */
+const onlyCloudFrontReads = (bucket: { node: { defaultChild?: unknown } }) => {
+  const bucketId = logicalIdOf(bucket);
+  const policy = Object.values(data.findResources("AWS::S3::BucketPolicy")).find(
+    (candidate) =>
+      JSON.stringify((candidate as { Properties: { Bucket: unknown } }).Properties.Bucket) ===
+      JSON.stringify({ Ref: bucketId }),
+  ) as { Properties: { PolicyDocument: { Statement: Record<string, unknown>[] } } } | undefined;
+  const allows = policy?.Properties.PolicyDocument.Statement.filter(
+    (statement) => statement.Effect === "Allow",
+  );
+  expect(allows).toEqual([
+    expect.objectContaining({
+      Action: "s3:GetObject",
+      Principal: { Service: "cloudfront.amazonaws.com" },
+      Condition: {
+        StringEquals: {
+          "AWS:SourceArn": {
+            "Fn::Join": [
+              "",
+              expect.arrayContaining([
+                ":distribution/",
+                { Ref: logicalIdOf(built.data.storage.distribution) },
+              ]),
+            ],
+          },
+        },
+      },
+    }),
+  ]);
+};
+
 describe("storage and CDN", () => {
-  it("blocks public access, encrypts, enforces bucket-owner and logs access on the raw and enhanced buckets", () => {
-    for (const logical of ["raw", "enhanced"]) {
+  it("blocks public access, encrypts, enforces bucket-owner and logs access on the raw, enhanced and dashboard buckets", () => {
+    for (const logical of ["raw", "enhanced", DASHBOARD_BUCKET]) {
       data.hasResourceProperties("AWS::S3::Bucket", {
         BucketName: Match.objectLike({
           "Fn::Join": ["", Match.arrayWith([`${resourceName(STAGE, logical)}-`])],
@@ -110,7 +177,7 @@ describe("storage and CDN", () => {
     });
   });
 
-  it("serves the enhanced bucket through CloudFront with Origin Access Control only", () => {
+  it("serves the enhanced bucket through CloudFront with Origin Access Control only, under /enhanced/*", () => {
     data.resourceCountIs("AWS::CloudFront::Distribution", 1);
     data.hasResourceProperties("AWS::CloudFront::OriginAccessControl", {
       OriginAccessControlConfig: Match.objectLike({
@@ -118,22 +185,15 @@ describe("storage and CDN", () => {
         SigningBehavior: "always",
       }),
     });
-    data.hasResourceProperties("AWS::CloudFront::Distribution", {
-      DistributionConfig: Match.objectLike({
-        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: "redirect-to-https" }),
-        Origins: [
-          Match.objectLike({
-            OriginAccessControlId: Match.anyValue(),
-            S3OriginConfig: { OriginAccessIdentity: "" },
-          }),
-        ],
-      }),
+    // Image keys start with enhanced/ and are appended to the distribution's URL: that path must reach the bucket.
+    const images = behaviourFor(`/${ENHANCED_PREFIX}*`);
+    expect(originOf(images.TargetOriginId)).toMatchObject({
+      DomainName: { "Fn::GetAtt": [logicalIdOf(built.data.storage.enhancedBucket), "RegionalDomainName"] },
+      OriginAccessControlId: expect.anything(),
+      S3OriginConfig: { OriginAccessIdentity: "" },
     });
-    const cloudFrontRead = resourcesOf(data, "AWS::S3::BucketPolicy").filter((policy) =>
-      JSON.stringify(policy.Properties.PolicyDocument).includes("cloudfront.amazonaws.com"),
-    );
-    expect(cloudFrontRead).toHaveLength(1);
-    expect(JSON.stringify(cloudFrontRead[0]?.Properties.PolicyDocument)).toContain("AWS:SourceArn");
+    expect(images.ViewerProtocolPolicy).toBe("redirect-to-https");
+    onlyCloudFrontReads(built.data.storage.enhancedBucket);
   });
 
   it("gives every Lambda of ours the CloudFront domain as the base of image URLs", () => {
@@ -154,6 +214,197 @@ describe("storage and CDN", () => {
     expect(
       baseUrls.filter((url) => !/https:\/\/.*DistributionDomainName|Fn::ImportValue/.test(url ?? "")),
     ).toEqual([]);
+  });
+});
+
+describe("dashboard hosting", () => {
+  const storage = () => built.data.storage;
+  const pagesDeployment = () =>
+    resourcesOf(app, "Custom::CDKBucketDeployment").find((resource) => resource.Properties.DistributionPaths);
+  const bundleDeployment = () =>
+    resourcesOf(app, "Custom::CDKBucketDeployment").find(
+      (resource) => resource.Properties.DestinationBucketKeyPrefix === "app/",
+    );
+
+  it("keeps the dashboard bucket TLS-only", () => {
+    data.hasResourceProperties("AWS::S3::BucketPolicy", {
+      Bucket: { Ref: logicalIdOf(storage().dashboardBucket) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Deny",
+            Action: "s3:*",
+            Principal: { AWS: "*" },
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("lets only the distribution read the dashboard bucket, through Origin Access Control", () => {
+    onlyCloudFrontReads(storage().dashboardBucket);
+  });
+
+  it("serves the dashboard bucket as the default behaviour, index.html at /, HTTPS only", () => {
+    const config = distributionConfig();
+    expect(config.DefaultRootObject).toBe("index.html");
+    const dashboard = config.DefaultCacheBehavior;
+    expect(dashboard.ViewerProtocolPolicy).toBe("redirect-to-https");
+    expect(originOf(dashboard.TargetOriginId)).toMatchObject({
+      DomainName: { "Fn::GetAtt": [logicalIdOf(storage().dashboardBucket), "RegionalDomainName"] },
+      OriginAccessControlId: expect.anything(),
+      S3OriginConfig: { OriginAccessIdentity: "" },
+    });
+    for (const behaviour of config.CacheBehaviors)
+      expect(behaviour.ViewerProtocolPolicy).toBe("redirect-to-https");
+  });
+
+  it("answers the dashboard's client routes with index.html on its behaviour alone, never a missing image", () => {
+    const spaRouting = { "Fn::GetAtt": [logicalIdOf(storage().spaRouting), "FunctionARN"] };
+    expect(distributionConfig().DefaultCacheBehavior.FunctionAssociations).toEqual([
+      { EventType: "viewer-request", FunctionARN: spaRouting },
+    ]);
+    expect(behaviourFor(`/${ENHANCED_PREFIX}*`).FunctionAssociations).toBeUndefined();
+    // Error responses would answer every missing image with the page too.
+    expect(distributionConfig().CustomErrorResponses).toBeUndefined();
+    data.hasResourceProperties("AWS::CloudFront::Function", {
+      FunctionCode: SPA_ROUTING_CODE,
+      FunctionConfig: Match.objectLike({ Runtime: "cloudfront-js-2.0" }),
+    });
+  });
+
+  it("rewrites extension-less paths to /index.html and leaves files alone (the function's code, run)", () => {
+    const handler = new Function(`${SPA_ROUTING_CODE}\nreturn handler;`)() as (event: {
+      request: { uri: string };
+    }) => { uri: string };
+    const rewrite = (uri: string) => handler({ request: { uri } }).uri;
+    expect(["/", "/gallery", "/product/01J9Z3", "/product/01J9Z3/"].map(rewrite)).toEqual(
+      Array(4).fill("/index.html"),
+    );
+    for (const file of ["/app/index-Ch_w8Jhs.js", "/config.json", "/favicon.svg", "/app/missing.js"]) {
+      expect(rewrite(file)).toBe(file);
+    }
+  });
+
+  it("sends HSTS, nosniff, frame DENY and a content security policy with the dashboard", () => {
+    const policyId = logicalIdOf(storage().dashboardHeaders);
+    expect(distributionConfig().DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual({ Ref: policyId });
+    data.hasResourceProperties("AWS::CloudFront::ResponseHeadersPolicy", {
+      ResponseHeadersPolicyConfig: Match.objectLike({
+        SecurityHeadersConfig: Match.objectLike({
+          StrictTransportSecurity: Match.objectLike({ AccessControlMaxAgeSec: 31_536_000, Override: true }),
+          ContentTypeOptions: { Override: true },
+          FrameOptions: { FrameOption: "DENY", Override: true },
+        }),
+      }),
+    });
+    const csp = JSON.stringify(
+      (
+        data.findResources("AWS::CloudFront::ResponseHeadersPolicy")[policyId] as {
+          Properties: {
+            ResponseHeadersPolicyConfig: { SecurityHeadersConfig: { ContentSecurityPolicy: unknown } };
+          };
+        }
+      ).Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy,
+    );
+    for (const directive of [
+      "default-src 'self'",
+      "script-src 'self'",
+      "frame-ancestors 'none'",
+      "connect-src 'self' https://",
+      ".execute-api.",
+      `${resourceName(STAGE, "login")}-`,
+      ".amazoncognito.com",
+      `https://${resourceName(STAGE, "raw")}-`,
+    ]) {
+      expect(csp).toContain(directive);
+    }
+    expect(csp).not.toContain("unsafe-inline");
+  });
+
+  it("uploads the build to the dashboard bucket: the hashed bundle for a year, immutable, never pruned", () => {
+    expect(bundleDeployment()?.Properties).toMatchObject({
+      SystemMetadata: { "cache-control": "public, max-age=31536000, immutable" },
+      Prune: false,
+    });
+    expect(JSON.stringify(bundleDeployment()?.Properties.DestinationBucketName)).toContain(
+      `${resourceName(STAGE, DASHBOARD_BUCKET)}-`,
+    );
+  });
+
+  it("uploads index.html and config.json no-cache, after the bundle, and invalidates both", () => {
+    const pages = pagesDeployment();
+    expect(pages?.Properties).toMatchObject({
+      SystemMetadata: { "cache-control": "no-cache" },
+      Exclude: ["app/*"],
+      DistributionPaths: ["/index.html", "/config.json"],
+    });
+    expect(pages?.Properties.DistributionId).toEqual({
+      "Fn::ImportValue": expect.stringMatching(new RegExp(exportOf(storage().distribution))),
+    });
+    expect(JSON.stringify(pages?.Properties.DestinationBucketName)).toContain(
+      `${resourceName(STAGE, DASHBOARD_BUCKET)}-`,
+    );
+    const deployments = Object.entries(app.findResources("Custom::CDKBucketDeployment")) as [
+      string,
+      { Properties: Record<string, unknown>; DependsOn?: string[] },
+    ][];
+    const bundleId = deployments.find(([, resource]) => resource.Properties.Prune === false)?.[0];
+    expect(bundleId).toBeDefined();
+    expect(
+      deployments.find(([, resource]) => resource.Properties.DistributionPaths)?.[1].DependsOn,
+    ).toContain(bundleId);
+  });
+
+  it("writes config.json at deploy time with the API URL, the pool and client ids and managed login's URL", () => {
+    const pages = pagesDeployment();
+    const keys = pages?.Properties.SourceObjectKeys as string[];
+    const markers = pages?.Properties.SourceMarkers as Record<string, unknown>[];
+    const index = keys.findIndex((key) =>
+      existsSync(join(built.app.outdir, `asset.${key.replace(/\.zip$/, "")}`, "config.json")),
+    );
+    expect(index).toBeGreaterThanOrEqual(0);
+    const text = readFileSync(
+      join(built.app.outdir, `asset.${String(keys[index]).replace(/\.zip$/, "")}`, "config.json"),
+      "utf8",
+    );
+    // Each marker of the file replaced by its value, as the deployment function does.
+    const resolved = JSON.parse(
+      Object.entries(markers[index] ?? {}).reduce(
+        (content, [marker, value]) => content.replaceAll(marker, JSON.stringify(value).replaceAll('"', "'")),
+        text,
+      ),
+    ) as Record<string, string>;
+    const api = logicalIdOf(built.application.api.httpApi);
+    expect(resolved.signIn).toBe("cognito");
+    expect(resolved.apiUrl).toBe(JSON.stringify({ "Fn::GetAtt": [api, "ApiEndpoint"] }).replaceAll('"', "'"));
+    expect(resolved.userPoolId).toMatch(new RegExp(exportOf(identity().userPool).slice(1, -1)));
+    expect(resolved.clientId).toMatch(new RegExp(exportOf(identity().dashboardClient).slice(1, -1)));
+    expect(resolved.domainUrl).toMatch(
+      new RegExp(
+        `^https://.*${exportOf(identity().domain).slice(1, -1)}.*\\.auth\\..*\\.amazoncognito\\.com$`,
+      ),
+    );
+  });
+
+  it("outputs the dashboard's URL: the distribution's, at /", () => {
+    app.hasOutput("DashboardUrl", {
+      Value: {
+        "Fn::Join": [
+          "",
+          [
+            "https://",
+            {
+              "Fn::ImportValue": Match.stringLikeRegexp(
+                `^${built.data.stackName}:ExportsOutputFnGetAttStorageCdn`,
+              ),
+            },
+            "/",
+          ],
+        ],
+      },
+    });
   });
 });
 
@@ -441,6 +692,11 @@ describe("Gemini API key", () => {
       return glob(join[1].map((part) => (typeof part === "string" ? part : "*")).join(join[0])).test(arn);
     });
   };
+  /** Whether any action of a statement could be a Secrets Manager one (`*`, `secretsmanager:…`). */
+  const mayActOnSecrets = (statement: IamStatement) =>
+    [statement.Action]
+      .flat()
+      .some((pattern) => glob(pattern.split(":")[0] ?? pattern).test("secretsmanager"));
   const allows = (statement: IamStatement, action: string) =>
     [statement.Action].flat().some((pattern) => glob(pattern).test(action));
   /** The roles allowed `action` on the secret, sorted. */
@@ -490,7 +746,7 @@ describe("Gemini API key", () => {
   it("gives no role but the worker's and /health's any permission on it", () => {
     const roles = new Set(
       allowStatements()
-        .filter(({ statement }) => coversSecret(statement))
+        .filter(({ statement }) => coversSecret(statement) && mayActOnSecrets(statement))
         .flatMap(({ roles }) => roles),
     );
     expect([...roles].sort()).toEqual([worker(), health()].sort());
@@ -652,8 +908,12 @@ describe("CORS", () => {
   });
 
   it("gives every function the same origins, for the handlers' CORS headers", () => {
+    // Ours run on Node.js; CDK's BucketDeployment function (Python, index.handler too) serves no browser.
     const origins = resourcesOf(app, "AWS::Lambda::Function")
-      .filter((fn) => fn.Properties.Handler === "index.handler")
+      .filter(
+        (fn) =>
+          fn.Properties.Handler === "index.handler" && String(fn.Properties.Runtime).startsWith("nodejs"),
+      )
       .map(
         (fn) =>
           (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables[ENV.allowedOrigins],
