@@ -1401,6 +1401,25 @@ describe("cdk-nag (AWS Solutions)", () => {
     );
   }, 120_000);
 
+  it("acknowledges the deployment function's findings on CDK's function and its role alone, which raise them", () => {
+    const handler = built.application.dashboard.handler;
+    const onDeployment = acknowledgments(built.data, built.application).filter(({ scope }) =>
+      scope.node.path.startsWith(handler.node.path),
+    );
+    expect(onDeployment.map(({ id }) => id)).toContain("AwsSolutions-L1");
+    for (const { reason } of onDeployment) expect(reason).toMatch(/aws-cdk-lib's own BucketDeployment/);
+    // L1 (runtime) is acknowledged on that function alone: without it, that function alone is found.
+    expect(
+      acknowledgments(built.data, built.application)
+        .filter(({ id }) => id === "AwsSolutions-L1")
+        .map(({ scope }) => scope),
+    ).toEqual([handler]);
+    const { findings, appStack } = findingsWithout(["AwsSolutions-L1"]);
+    expect(findings).toEqual({
+      "AwsSolutions-L1": [(appStack.dashboard.handler.node.defaultChild as CfnElement).node.path],
+    });
+  }, 120_000);
+
   it("acknowledges APIG4 on the public routes alone, each on its own route", () => {
     const scopes = acknowledgments(built.data, built.application)
       .filter(({ id }) => id === "AwsSolutions-APIG4")
