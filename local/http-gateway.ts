@@ -6,7 +6,13 @@ import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { z } from "zod";
 import type { Log } from "../lambdas/domain/ports.ts";
-import { CORS_SETTINGS, ENHANCED_PREFIX, LOCAL_IDENTITY, type RouteDefinition } from "../lambdas/names.ts";
+import {
+  CORS_SETTINGS,
+  ENHANCED_PREFIX,
+  ENV,
+  LOCAL_IDENTITY,
+  type RouteDefinition,
+} from "../lambdas/names.ts";
 import {
   DASHBOARD_CONFIG_PATH,
   type DashboardConfig,
@@ -58,13 +64,23 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /**
  * The dashboard's pages are the only HTML the gateway serves; they load scripts, styles and data from this
- * origin alone (enhanced images included: `/assets/`).
+ * origin alone (enhanced images included: `/assets/`), and send photos to the storage's origin alone (the
+ * presigned POSTs' `url`: the S3 emulator's, `S3_PUBLIC_ENDPOINT`), which `connect-src` names when known.
  */
-const DASHBOARD_HEADERS = {
-  "content-security-policy":
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+const dashboardHeaders = (uploadOrigin: string | undefined) => ({
+  "content-security-policy": `default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'${uploadOrigin ? ` ${uploadOrigin}` : ""}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'`,
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
+});
+
+/** The origin presigned POSTs go to, as the handlers' configuration reads it (the stack sets it first). */
+const uploadOriginOf = (env: NodeJS.ProcessEnv): string | undefined => {
+  const endpoint = env[ENV.s3PublicEndpoint] ?? env[ENV.s3Endpoint];
+  try {
+    return endpoint ? new URL(endpoint).origin : undefined;
+  } catch {
+    return undefined;
+  }
 };
 
 const localTokenRequestSchema = z.strictObject({
@@ -234,6 +250,7 @@ export interface GatewayOptions {
  */
 export const createHttpGateway = (options: GatewayOptions): RequestListener => {
   const routes = options.routes.map(compile);
+  const DASHBOARD_HEADERS = dashboardHeaders(uploadOriginOf(process.env));
 
   const serveAsset = async (key: string, response: ServerResponse) => {
     if (!key.startsWith(ENHANCED_PREFIX))

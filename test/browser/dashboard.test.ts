@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import AxeBuilder from "@axe-core/playwright";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +8,7 @@ import { callApi, uploadPhoto } from "../../local/client.ts";
 import { mintLocalToken } from "../../local/identity.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
+import { pdfDocument } from "../support/fixtures.ts";
 import { CORPUS } from "../support/upload.ts";
 
 /**
@@ -33,6 +35,42 @@ const TITLES = PHOTOS.map((photo) => `Browser ${photo.replace(/\..*$/, "")}`);
 const databaseUrl = uniqueDatabaseUrl("browser");
 let stack: LocalStackProcess;
 let browser: Browser;
+let storage: { server: Server; url: string };
+
+/**
+ * The storage origin the page uploads to: the S3 emulator answers no CORS, so the browser's presigned POSTs
+ * go through this pass-through, which adds the CORS answer S3's bucket CORS rule gives in AWS (and is the
+ * stack's `S3_PUBLIC_ENDPOINT`, so the page's CSP names it).
+ */
+const startStorageProxy = async () => {
+  const server = createServer((incoming, outgoing) => {
+    const cors = {
+      "access-control-allow-origin": incoming.headers.origin ?? "*",
+      "access-control-allow-methods": "POST, GET, PUT",
+      "access-control-allow-headers": incoming.headers["access-control-request-headers"] ?? "*",
+    };
+    if (incoming.method === "OPTIONS") {
+      outgoing.writeHead(204, cors);
+      outgoing.end();
+      return;
+    }
+    const target = new URL(incoming.url ?? "/", stack.emulatorUrl);
+    const forwarded = httpRequest(
+      target,
+      { method: incoming.method, headers: { ...incoming.headers, host: target.host } },
+      (answer) => {
+        outgoing.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...cors });
+        answer.pipe(outgoing);
+      },
+    );
+    forwarded.on("error", () => outgoing.destroy());
+    incoming.pipe(forwarded);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (!address || typeof address === "string") throw new Error("the storage proxy has no port");
+  return { server, url: `http://127.0.0.1:${address.port}` };
+};
 
 interface Created {
   products: { id: string; sku: string; upload: { url: string; fields: Record<string, string> } | null }[];
@@ -152,12 +190,18 @@ const requireChromium = () => {
 beforeAll(async () => {
   if (chromiumMissing) return;
   await mkdir(ARTIFACTS, { recursive: true });
-  stack = await startLocalStackProcess({ DATABASE_URL: databaseUrl, LOCAL_VISIBILITY_TIMEOUT_SECONDS: "5" });
+  storage = await startStorageProxy();
+  stack = await startLocalStackProcess({
+    DATABASE_URL: databaseUrl,
+    LOCAL_VISIBILITY_TIMEOUT_SECONDS: "5",
+    S3_PUBLIC_ENDPOINT: storage.url,
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
+  storage?.server.close();
   if (!stack) return;
   const code = await stack.stop();
   await dropDatabaseAndAppUser(databaseUrl);
@@ -286,6 +330,82 @@ describe("the dashboard in a browser", () => {
       expect(problems).toEqual([]);
       await context.close();
     }, 180_000);
+  }
+
+  for (const viewport of VIEWPORTS) {
+    it(`lets a seller create products from photos and upload them at ${viewport.width} px`, async () => {
+      requireChromium();
+      const seller = `${SELLER}-new-${viewport.name}`;
+      const context = await browser.newContext({ viewport });
+      const page = await context.newPage();
+      const problems = watch(page);
+      const storageRequests: string[] = [];
+      const creates: string[] = [];
+      page.on("request", (request) => {
+        if (request.url().startsWith(storage.url))
+          storageRequests.push(`${request.method()} ${request.url()}`);
+        if (request.method() === "POST" && new URL(request.url()).pathname === "/products") {
+          creates.push(request.postData() ?? "");
+        }
+      });
+
+      await page.goto(`${stack.apiUrl}/sign-in`);
+      await signIn(page, "Seller", seller);
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/gallery");
+      await page
+        .getByRole("navigation", { name: "Main" })
+        .getByRole("link", { name: "New products" })
+        .click();
+      await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("New products");
+
+      // Two photos and a PDF named like a photo: the PDF is refused by its bytes, before anything is sent.
+      const photos = ["apple.jpg", "orange.jpg"];
+      await page.getByLabel(/Choose photos/).setInputFiles([
+        ...(await Promise.all(
+          photos.map(async (name) => ({
+            name: `${viewport.name}-${name}`,
+            mimeType: "image/jpeg",
+            buffer: await readFile(`${CORPUS}${name}`),
+          })),
+        )),
+        { name: "notes.jpg", mimeType: "image/jpeg", buffer: pdfDocument },
+      ]);
+      const refused = page.getByRole("list", { name: "Refused files" });
+      await expect.poll(() => refused.textContent()).toContain("notes.jpg");
+      expect(await refused.textContent()).toMatch(/not a JPEG, PNG, WebP, AVIF, TIFF or GIF image/);
+      const rows = page.getByRole("list", { name: "New products" }).getByRole("listitem");
+      await expect.poll(() => rows.count()).toBe(2);
+      expect(storageRequests).toEqual([]);
+      expect(creates).toEqual([]);
+      await checkView(page, viewport.name, "new-products");
+
+      await page.getByRole("button", { name: "Create and upload" }).click();
+      const bars = page.getByRole("progressbar");
+      await expect.poll(() => bars.count()).toBe(2);
+      await expect
+        .poll(() => bars.evaluateAll((all) => all.map((bar) => bar.getAttribute("value"))), {
+          timeout: 30_000,
+        })
+        .toEqual(["100", "100"]);
+      await expect.poll(() => rows.filter({ hasText: "In review" }).count(), { timeout: 60_000 }).toBe(2);
+      expect(creates).toHaveLength(1);
+      const sent = JSON.parse(creates[0] ?? "{}") as { products: { sku: string; contentType: string }[] };
+      expect(sent.products.map((product) => product.contentType)).toEqual(["image/jpeg", "image/jpeg"]);
+      expect(sent.products.map((product) => product.sku)).toEqual(
+        photos.map((name) => `${viewport.name}-${name}`.replace(/\.jpg$/, "").toUpperCase()),
+      );
+      // Only the two photos reached storage: one presigned POST each, none for the refused file.
+      expect(storageRequests.filter((line) => line.startsWith("POST "))).toHaveLength(2);
+      expect(
+        await rows
+          .first()
+          .getByRole("link", { name: /^Open / })
+          .getAttribute("href"),
+      ).toMatch(/^\/product\/[0-9a-f-]{36}$/);
+      await checkView(page, viewport.name, "new-products-uploaded");
+      expect(problems).toEqual([]);
+      await context.close();
+    }, 120_000);
   }
 
   it("returns to sign-in with the API's reason when the token has expired", async () => {

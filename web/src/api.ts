@@ -1,12 +1,15 @@
 import type { z } from "zod";
+import type { createProductsSchema } from "../../lambdas/domain/product-input.ts";
 import type {
   changesResponseSchema,
+  createProductsResponseSchema,
   errorBodySchema,
   HistoryEntryJson,
   historyPageSchema,
   ProductListItem,
   ProductView,
   productListSchema,
+  UploadTicket,
 } from "../../lambdas/domain/views.ts";
 import {
   type DashboardConfig,
@@ -21,16 +24,25 @@ export type HistoryPage = z.output<typeof historyPageSchema>;
 export type ErrorBody = z.output<typeof errorBodySchema>;
 export type ChangesResponse = z.output<typeof changesResponseSchema>;
 export type ProductChange = ChangesResponse["changes"][number];
-export type { HistoryEntryJson, ProductListItem, ProductView };
+export type { HistoryEntryJson, ProductListItem, ProductView, UploadTicket };
+/** What `POST /products` takes (before its defaults apply) and answers. */
+export type CreateProductsRequest = z.input<typeof createProductsSchema>;
+export type NewProductInput = CreateProductsRequest["products"][number];
+export type UploadContentType = NewProductInput["contentType"];
+export type CreateProductsResponse = z.output<typeof createProductsResponseSchema>;
+export type CreatedProduct = CreateProductsResponse["products"][number];
 export type ProductStatus = ProductListItem["status"];
 
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** A 400's problems, each naming its field (`products[3].price`). */
+  readonly details: ErrorBody["error"]["details"];
+  constructor(status: number, code: string, message: string, details: ErrorBody["error"]["details"] = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -62,7 +74,7 @@ const errorOf = async (response: Response): Promise<ApiError> => {
   const code = body?.error?.code ?? "UNKNOWN";
   return response.status === 401
     ? new SignedOutError(401, code, message)
-    : new ApiError(response.status, code, message);
+    : new ApiError(response.status, code, message, body?.error?.details ?? []);
 };
 
 export interface Api {
@@ -71,6 +83,10 @@ export interface Api {
   getHistory(id: string, cursor?: string): Promise<HistoryPage>;
   /** What changed since `since` (a cursor first, without it); `undefined` for a 304: nothing changed. */
   getChanges(since?: string): Promise<ChangesResponse | undefined>;
+  /** One bulk `POST /products` (at most `MAX_PRODUCTS_PER_REQUEST`). */
+  createProducts(request: CreateProductsRequest): Promise<CreateProductsResponse>;
+  /** A fresh presigned POST for the product's photo. */
+  createUpload(id: string, contentType: UploadContentType): Promise<{ upload: UploadTicket }>;
 }
 
 /**
@@ -82,11 +98,16 @@ export const createApi = (
   token: () => string | undefined,
   onSignedOut: (reason: string) => void,
 ): Api => {
-  const get = async <T>(path: string): Promise<T> => {
+  const call = async <T>(path: string, body?: unknown): Promise<T> => {
     const bearer = token();
     const response = await fetch(`${config.apiUrl}${path}`, {
-      headers: { accept: "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      headers: {
+        accept: "application/json",
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      },
       cache: "no-store",
+      ...(body === undefined ? {} : { method: "POST", body: JSON.stringify(body) }),
     });
     if (response.status === 304) return undefined as T;
     if (!response.ok) {
@@ -96,12 +117,15 @@ export const createApi = (
     }
     return (await response.json()) as T;
   };
+  const get = <T>(path: string): Promise<T> => call<T>(path);
   return {
     listProducts: (query) => get(`/products${queryString(query)}`),
     getProduct: (id) => get(`/products/${encodeURIComponent(id)}`),
     getHistory: (id, cursor) =>
       get(`/products/${encodeURIComponent(id)}/history${queryString({ order: "newest", cursor })}`),
     getChanges: (since) => get(`/changes${queryString({ since })}`),
+    createProducts: (request) => call("/products", request),
+    createUpload: (id, contentType) => call(`/products/${encodeURIComponent(id)}/uploads`, { contentType }),
   };
 };
 

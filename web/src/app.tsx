@@ -6,6 +6,7 @@ import { Link, navigate, type Route, useRoute } from "./router.tsx";
 import { clearSession, homePath, type Role, readSession, type Session, saveSession } from "./session.ts";
 import { PageHeading } from "./ui.tsx";
 import { Gallery } from "./views/gallery.tsx";
+import { NewProducts } from "./views/new-products.tsx";
 import { ProductPage } from "./views/product.tsx";
 import { Queue } from "./views/queue.tsx";
 import { SignIn } from "./views/sign-in.tsx";
@@ -83,6 +84,16 @@ export const App = ({ config }: { config: DashboardConfig }) => {
                     </Link>
                   </li>
                 ) : null}
+                {session.roles.includes("seller") ? (
+                  <li>
+                    <Link
+                      href="/new-products"
+                      aria-current={route.view === "new-products" ? "page" : undefined}
+                    >
+                      New products
+                    </Link>
+                  </li>
+                ) : null}
                 {session.roles.includes("reviewer") ? (
                   <li>
                     <Link href="/queue" aria-current={route.view === "queue" ? "page" : undefined}>
@@ -140,6 +151,14 @@ const Page = ({
       ) : (
         <Forbidden>
           Only sellers have products of their own. <Link href="/queue">Open the review queue</Link>.
+        </Forbidden>
+      );
+    case "new-products":
+      return session.roles.includes("seller") ? (
+        <NewProducts api={api} />
+      ) : (
+        <Forbidden>
+          Only sellers create products. <Link href="/queue">Open the review queue</Link>.
         </Forbidden>
       );
     case "queue":

@@ -11,6 +11,7 @@ export type Route =
   | { view: "home" }
   | { view: "sign-in" }
   | { view: "gallery"; status: ProductStatus | undefined }
+  | { view: "new-products" }
   | { view: "queue"; category: string; seller: string; q: string }
   | { view: "product"; id: string }
   | { view: "not-found"; path: string };
@@ -26,6 +27,7 @@ export const parseRoute = (path: string, search: string): Route => {
     const status = params.get("status");
     return { view: "gallery", status: isStatus(status) ? status : undefined };
   }
+  if (path === "/new-products") return { view: "new-products" };
   if (path === "/queue") {
     return {
       view: "queue",
