@@ -16,7 +16,9 @@ import { CORPUS } from "../support/upload.ts";
  * seller's products created over HTTP, then the development sign-in and the gallery, open while their photos
  * are uploaded (each product reaches review on the page by the changes feed, no reload; the time from upload
  * to visible is printed), a product page and sign-out as the seller, and the queue as a reviewer, at a
- * desktop and a phone width (each with a seller of its own). Every view is checked with axe
+ * desktop and a phone width (each with a seller of its own); and a seller's bulk upload on New products (a
+ * file that is no image refused before anything is sent, a 400 shown on its field, two photos uploaded by the
+ * page to 100% and live to review). Every view is checked with axe
  * (no serious or critical violation) and photographed into `test/browser/artifacts/`; any console error,
  * failed request or 4xx/5xx answer fails the test.
  */
@@ -338,7 +340,8 @@ describe("the dashboard in a browser", () => {
       const seller = `${SELLER}-new-${viewport.name}`;
       const context = await browser.newContext({ viewport });
       const page = await context.newPage();
-      const problems = watch(page);
+      // The one 4xx this page is meant to get: the 400 of a price over its mrp.
+      const problems = watch(page, { status: 400, path: "/products" });
       const storageRequests: string[] = [];
       const creates: string[] = [];
       page.on("request", (request) => {
@@ -379,6 +382,16 @@ describe("the dashboard in a browser", () => {
       expect(creates).toEqual([]);
       await checkView(page, viewport.name, "new-products");
 
+      // A 400 names the row and the field; nothing is created or sent, and the corrected rows go in one call.
+      const price = rows.first().getByLabel("Price", { exact: true });
+      await price.fill("200.00");
+      await page.getByRole("button", { name: "Create and upload" }).click();
+      await expect.poll(() => price.getAttribute("aria-invalid")).toBe("true");
+      const describedBy = await price.getAttribute("aria-describedby");
+      expect(await page.locator(`[id="${describedBy}"]`).textContent()).toMatch(/^Price must not exceed mrp/);
+      expect(await page.getByRole("alert").last().textContent()).toMatch(/Nothing was created: 1 problem/);
+      expect(storageRequests).toEqual([]);
+      await price.fill("90.00");
       await page.getByRole("button", { name: "Create and upload" }).click();
       const bars = page.getByRole("progressbar");
       await expect.poll(() => bars.count()).toBe(2);
@@ -388,8 +401,8 @@ describe("the dashboard in a browser", () => {
         })
         .toEqual(["100", "100"]);
       await expect.poll(() => rows.filter({ hasText: "In review" }).count(), { timeout: 60_000 }).toBe(2);
-      expect(creates).toHaveLength(1);
-      const sent = JSON.parse(creates[0] ?? "{}") as { products: { sku: string; contentType: string }[] };
+      expect(creates).toHaveLength(2);
+      const sent = JSON.parse(creates[1] ?? "{}") as { products: { sku: string; contentType: string }[] };
       expect(sent.products.map((product) => product.contentType)).toEqual(["image/jpeg", "image/jpeg"]);
       expect(sent.products.map((product) => product.sku)).toEqual(
         photos.map((name) => `${viewport.name}-${name}`.replace(/\.jpg$/, "").toUpperCase()),

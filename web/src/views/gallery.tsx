@@ -42,7 +42,7 @@ export const Gallery = ({ api, status }: { api: Api; status: ProductStatus | und
         <p className="empty">
           {status
             ? `No products are ${STATUS_LABELS[status].toLowerCase()}.`
-            : "No products yet. Create some with the API or `npm run demo`; bulk upload here comes next."}
+            : "No products yet. Create some under New products, with the API or `npm run demo`."}
         </p>
       ) : null}
       {products.items.length > 0 ? (
