@@ -209,6 +209,16 @@ export const CORS_SETTINGS = {
   maxAgeSeconds: 3600,
 } as const;
 
+/**
+ * The raw bucket's CORS rule, for the dashboard's presigned POSTs straight to storage: S3's bucket rule in
+ * AWS, the local stack's front of the S3 emulator locally (which answers no CORS itself).
+ */
+export const UPLOAD_CORS = {
+  allowedMethods: ["POST"],
+  exposedHeaders: ["ETag", "Location"],
+  maxAgeSeconds: 3000,
+} as const;
+
 export interface RouteDefinition {
   method: HttpMethod;
   /** API Gateway v2 path syntax: `{name}` marks a path parameter. */

@@ -21,7 +21,14 @@ import {
   ObjectOwnership,
 } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { BUCKETS, ENHANCED_PREFIX, RAW_PREFIX, RAW_RETENTION_DAYS, resourceName } from "../lambdas/names.ts";
+import {
+  BUCKETS,
+  ENHANCED_PREFIX,
+  RAW_PREFIX,
+  RAW_RETENTION_DAYS,
+  resourceName,
+  UPLOAD_CORS,
+} from "../lambdas/names.ts";
 
 export interface StorageProps {
   stage: string;
@@ -191,11 +198,11 @@ export class Storage extends Construct {
     this.allowedOrigins = props.allowedOrigins ?? [this.assetsBaseUrl];
     // After the distribution: its URL is the default origin.
     this.rawBucket.addCorsRule({
-      allowedMethods: [HttpMethods.POST],
+      allowedMethods: UPLOAD_CORS.allowedMethods.map((method) => HttpMethods[method]),
       allowedOrigins: this.allowedOrigins,
       allowedHeaders: ["*"],
-      exposedHeaders: ["ETag", "Location"],
-      maxAge: 3000,
+      exposedHeaders: [...UPLOAD_CORS.exposedHeaders],
+      maxAge: UPLOAD_CORS.maxAgeSeconds,
     });
   }
 

@@ -17,6 +17,7 @@ import { type SqsHandler, startEventSourcePoller } from "./event-source-poller.t
 import { ASSETS_PATH, createHttpGateway, type GatewayRoute, type HttpLambda } from "./http-gateway.ts";
 import { loadOrCreateSigningKey, publicJwks } from "./identity.ts";
 import { startNotificationBridge } from "./s3-notifications.ts";
+import { startUploadCorsFront } from "./upload-cors.ts";
 
 /** Settings of the local stack alone; the runtime's own variables are in `lambdas/config.ts`. */
 export const LOCAL_ENV = {
@@ -135,6 +136,11 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
   const allowedOrigins =
     env[ENV.allowedOrigins] !== undefined ? baseConfig.allowedOrigins : localOrigins(local.host, port);
   const assetsBaseUrl = `${apiUrl}${ASSETS_PATH.replace(/\/$/, "")}`;
+  // Unless the presigned POSTs name another address, browsers upload through the CORS front of the emulator.
+  const uploadFront =
+    env[ENV.s3PublicEndpoint] === undefined
+      ? await startUploadCorsFront({ target: emulatorUrl, allowedOrigins, host: local.host })
+      : undefined;
 
   // The handlers read their configuration from the environment, as they do in Lambda.
   Object.assign(process.env, {
@@ -142,7 +148,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     [ENV.databaseUrl]: database.appUrl,
     [ENV.awsRegion]: region,
     [ENV.s3Endpoint]: emulatorUrl,
-    [ENV.s3PublicEndpoint]: env[ENV.s3PublicEndpoint] ?? emulatorUrl,
+    [ENV.s3PublicEndpoint]: env[ENV.s3PublicEndpoint] ?? uploadFront?.url ?? emulatorUrl,
     [ENV.sqsEndpoint]: emulatorUrl,
     [ENV.rawBucket]: baseConfig.rawBucket,
     [ENV.enhancedBucket]: baseConfig.enhancedBucket,
@@ -240,6 +246,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
         await bridge.stop();
         await poller.stop();
         await closed;
+        await uploadFront?.stop();
         await fauxqs.stop();
         const { closeRuntime } = await import("../lambdas/handlers/runtime.ts");
         await closeRuntime();

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
-import { createServer, request as httpRequest, type Server } from "node:http";
 import AxeBuilder from "@axe-core/playwright";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,42 +36,6 @@ const TITLES = PHOTOS.map((photo) => `Browser ${photo.replace(/\..*$/, "")}`);
 const databaseUrl = uniqueDatabaseUrl("browser");
 let stack: LocalStackProcess;
 let browser: Browser;
-let storage: { server: Server; url: string };
-
-/**
- * The storage origin the page uploads to: the S3 emulator answers no CORS, so the browser's presigned POSTs
- * go through this pass-through, which adds the CORS answer S3's bucket CORS rule gives in AWS (and is the
- * stack's `S3_PUBLIC_ENDPOINT`, so the page's CSP names it).
- */
-const startStorageProxy = async () => {
-  const server = createServer((incoming, outgoing) => {
-    const cors = {
-      "access-control-allow-origin": incoming.headers.origin ?? "*",
-      "access-control-allow-methods": "POST, GET, PUT",
-      "access-control-allow-headers": incoming.headers["access-control-request-headers"] ?? "*",
-    };
-    if (incoming.method === "OPTIONS") {
-      outgoing.writeHead(204, cors);
-      outgoing.end();
-      return;
-    }
-    const target = new URL(incoming.url ?? "/", stack.emulatorUrl);
-    const forwarded = httpRequest(
-      target,
-      { method: incoming.method, headers: { ...incoming.headers, host: target.host } },
-      (answer) => {
-        outgoing.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...cors });
-        answer.pipe(outgoing);
-      },
-    );
-    forwarded.on("error", () => outgoing.destroy());
-    incoming.pipe(forwarded);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (!address || typeof address === "string") throw new Error("the storage proxy has no port");
-  return { server, url: `http://127.0.0.1:${address.port}` };
-};
 
 interface Created {
   products: { id: string; sku: string; upload: { url: string; fields: Record<string, string> } | null }[];
@@ -192,18 +155,16 @@ const requireChromium = () => {
 beforeAll(async () => {
   if (chromiumMissing) return;
   await mkdir(ARTIFACTS, { recursive: true });
-  storage = await startStorageProxy();
+  // Browsers upload through the stack's own CORS front of the S3 emulator, as they would after `npm start`.
   stack = await startLocalStackProcess({
     DATABASE_URL: databaseUrl,
     LOCAL_VISIBILITY_TIMEOUT_SECONDS: "5",
-    S3_PUBLIC_ENDPOINT: storage.url,
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  storage?.server.close();
   if (!stack) return;
   const code = await stack.stop();
   await dropDatabaseAndAppUser(databaseUrl);
@@ -345,7 +306,8 @@ describe("the dashboard in a browser", () => {
       const storageRequests: string[] = [];
       const creates: string[] = [];
       page.on("request", (request) => {
-        if (request.url().startsWith(storage.url))
+        // Storage is the one other origin the page talks to: the presigned POSTs' address.
+        if (new URL(request.url()).origin !== new URL(stack.apiUrl).origin)
           storageRequests.push(`${request.method()} ${request.url()}`);
         if (request.method() === "POST" && new URL(request.url()).pathname === "/products") {
           creates.push(request.postData() ?? "");
