@@ -383,6 +383,128 @@ describe("the dashboard in a browser", () => {
     }, 120_000);
   }
 
+  it("lets a reviewer approve and reject with the keyboard alone, seen live by the seller", async () => {
+    requireChromium();
+    const seller = `${SELLER}-review`;
+    const sellerToken = await mintLocalToken(stack.dataDir, { name: seller, roles: ["seller"] });
+    const reviewerToken = await mintLocalToken(stack.dataDir, { name: REVIEWER, roles: ["reviewer"] });
+    const titles = ["Review apple", "Review orange"];
+    const created = await callApi<Created>({ url: stack.apiUrl, token: sellerToken }, "POST", "/products", {
+      products: titles.map((title, index) => ({
+        sku: `REVIEW-${index}`,
+        title,
+        category: "browser",
+        mrp: "100.00",
+        price: "90.00",
+        gst: "12",
+        contentType: "image/jpeg",
+      })),
+    });
+    await Promise.all(
+      created.products.map(async (product, index) => {
+        if (!product.upload) throw new Error(`product ${index} has no upload`);
+        const photo = PHOTOS[index] ?? "apple.jpg";
+        await uploadPhoto(product.upload, await readFile(`${CORPUS}${photo}`), photo);
+      }),
+    );
+    type Product = { status: string; mainImage: string | null; statusReason: string | null };
+    const productOf = (id: string) =>
+      callApi<Product>({ url: stack.apiUrl, token: reviewerToken }, "GET", `/products/${id}`);
+    for (const { id } of created.products) {
+      await expect.poll(async () => (await productOf(id)).status, { timeout: 60_000 }).toBe("pending_review");
+    }
+
+    // The seller's gallery, open before the decisions: they arrive live.
+    const sellerContext = await browser.newContext({ viewport: VIEWPORTS[0] });
+    const sellerPage = await sellerContext.newPage();
+    const sellerProblems = watch(sellerPage);
+    await sellerPage.goto(`${stack.apiUrl}/sign-in`);
+    await signIn(sellerPage, "Seller", seller);
+    const cards = sellerPage.getByRole("list", { name: "Products" }).getByRole("listitem");
+    await expect.poll(() => cards.filter({ hasText: "In review" }).count()).toBe(2);
+
+    const context = await browser.newContext({ viewport: VIEWPORTS[0] });
+    const page = await context.newPage();
+    const problems = watch(page);
+    const keys = page.keyboard;
+    const heading = () => page.getByRole("heading", { level: 1 }).textContent();
+    // Signed out, the queue's address (with this seller's filter) is where sign-in returns.
+    await page.goto(`${stack.apiUrl}/queue?seller=${seller}`);
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/sign-in");
+    await signIn(page, "Reviewer", REVIEWER);
+    await expect.poll(heading).toBe("Review queue");
+    const rows = page.getByRole("list", { name: /waiting for review/ }).getByRole("listitem");
+    await expect.poll(() => rows.count()).toBe(2);
+    const started = Date.now();
+
+    // j takes the first row, Enter opens it.
+    await keys.press("j");
+    await keys.press("Enter");
+    await expect.poll(heading).toBe(titles[0]);
+    const panel = page.getByRole("region", { name: "Decision" });
+    await expect.poll(() => panel.getByRole("radio").count()).toBeGreaterThan(0);
+    expect(await panel.getByRole("radio", { checked: true }).count()).toBe(0);
+
+    // ? lists the keys in a dialog that takes focus; Escape closes it and focus returns.
+    await keys.press("?");
+    const dialog = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await dialog.locator(":focus").count()).toBe(1);
+    await checkView(page, "desktop", "review-keys");
+    await keys.press("Escape");
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    expect(await page.locator("h1:focus").count()).toBe(1);
+
+    // axe with the decision controls, at both widths.
+    await allImagesLoad(page);
+    await checkView(page, "desktop", "review-product");
+    await page.setViewportSize(VIEWPORTS[1]);
+    await checkView(page, "phone", "review-product");
+    await page.setViewportSize(VIEWPORTS[0]);
+
+    // a focuses the main image's choice (none is chosen), Space chooses it, a again approves.
+    await keys.press("a");
+    expect(await panel.locator("input[type=radio]:focus").count()).toBe(1);
+    await keys.press("Space");
+    const chosen = await panel.getByRole("radio", { checked: true }).getAttribute("value");
+    expect(chosen).toBeTruthy();
+    await keys.press("a");
+
+    // The next product loads; r focuses the reason, which is checked before it is sent.
+    await expect.poll(heading).toBe(titles[1]);
+    await allImagesLoad(page);
+    await page.waitForLoadState("networkidle");
+    await keys.press("r");
+    await keys.type("ab");
+    await keys.press("Control+Enter");
+    await expect.poll(() => page.getByText("Reason must be at least 3 characters.").count()).toBe(1);
+    await keys.type("c: Background is not white");
+    await keys.press("Tab");
+    await keys.press("Enter");
+    // None left: back to the (filtered) queue, now empty.
+    await expect.poll(heading).toBe("Review queue");
+    await expect.poll(() => page.getByText("No product waiting for review matches.").count()).toBe(1);
+    console.log(`two keyboard decisions, queue to queue: ${Date.now() - started} ms`);
+
+    const [first, second] = created.products;
+    expect(await productOf(first?.id ?? "")).toMatchObject({ status: "approved", mainImage: chosen });
+    expect(await productOf(second?.id ?? "")).toMatchObject({
+      status: "rejected",
+      statusReason: "abc: Background is not white",
+    });
+
+    // The seller's gallery shows both outcomes without a reload.
+    await expect.poll(() => cards.filter({ hasText: "Approved" }).count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => cards.filter({ hasText: "Rejected" }).count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => cards.filter({ hasText: "abc: Background is not white" }).count()).toBe(1);
+    await checkView(sellerPage, "desktop", "review-seller-gallery");
+
+    expect(problems).toEqual([]);
+    expect(sellerProblems).toEqual([]);
+    await context.close();
+    await sellerContext.close();
+  }, 180_000);
+
   it("returns to sign-in with the API's reason when the token has expired", async () => {
     requireChromium();
     const expired = await mintLocalToken(stack.dataDir, {

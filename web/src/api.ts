@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { createProductsSchema } from "../../lambdas/domain/product-input.ts";
+import type { reviewDecisionSchema } from "../../lambdas/domain/review.ts";
 import type {
   changesResponseSchema,
   createProductsResponseSchema,
@@ -8,6 +9,7 @@ import type {
   historyPageSchema,
   ProductListItem,
   ProductView,
+  productJsonSchema,
   productListSchema,
   UploadTicket,
 } from "../../lambdas/domain/views.ts";
@@ -32,17 +34,29 @@ export type UploadContentType = NewProductInput["contentType"];
 export type CreateProductsResponse = z.output<typeof createProductsResponseSchema>;
 export type CreatedProduct = CreateProductsResponse["products"][number];
 export type ProductStatus = ProductListItem["status"];
+/** What `POST /products/{id}/review` takes (a type import: nothing of the server reaches the bundle). */
+export type ReviewDecision = z.input<typeof reviewDecisionSchema>;
+export type ProductJson = z.output<typeof productJsonSchema>;
 
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   /** A 400's problems, each naming its field (`products[3].price`). */
   readonly details: ErrorBody["error"]["details"];
-  constructor(status: number, code: string, message: string, details: ErrorBody["error"]["details"] = []) {
+  /** A review's 409: the product as the decision that came first left it. */
+  readonly product: ProductJson | undefined;
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: ErrorBody["error"]["details"] = [],
+    product: ProductJson | undefined = undefined,
+  ) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.product = product;
   }
 }
 
@@ -69,12 +83,14 @@ const queryString = (query: object): string => {
 };
 
 const errorOf = async (response: Response): Promise<ApiError> => {
-  const body = (await response.json().catch(() => undefined)) as ErrorBody | undefined;
+  const body = (await response.json().catch(() => undefined)) as
+    | (ErrorBody & { product?: ProductJson })
+    | undefined;
   const message = body?.error?.message ?? `the API answered ${response.status}`;
   const code = body?.error?.code ?? "UNKNOWN";
   return response.status === 401
     ? new SignedOutError(401, code, message)
-    : new ApiError(response.status, code, message, body?.error?.details ?? []);
+    : new ApiError(response.status, code, message, body?.error?.details ?? [], body?.product);
 };
 
 export interface Api {
@@ -87,6 +103,8 @@ export interface Api {
   createProducts(request: CreateProductsRequest): Promise<CreateProductsResponse>;
   /** A fresh presigned POST for the product's photo. */
   createUpload(id: string, contentType: UploadContentType): Promise<{ upload: UploadTicket }>;
+  /** A reviewer's decision; a 409 carries the product as the first decision left it (`ApiError.product`). */
+  reviewProduct(id: string, decision: ReviewDecision): Promise<ProductJson>;
 }
 
 /**
@@ -126,6 +144,7 @@ export const createApi = (
     getChanges: (since) => get(`/changes${queryString({ since })}`),
     createProducts: (request) => call("/products", request),
     createUpload: (id, contentType) => call(`/products/${encodeURIComponent(id)}/uploads`, { contentType }),
+    reviewProduct: (id, decision) => call(`/products/${encodeURIComponent(id)}/review`, decision),
   };
 };
 

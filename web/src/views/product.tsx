@@ -1,8 +1,18 @@
-import { useEffect, useState } from "react";
+import { type ReactNode, useEffect, useRef, useState } from "react";
 import type { Api, HistoryEntryJson, ProductView } from "../api.ts";
 import { ApiError } from "../api.ts";
 import { useChanges, useLive } from "../live.tsx";
-import { Link } from "../router.tsx";
+import {
+  type DecisionHandle,
+  DecisionPanel,
+  decidedFirst,
+  forgetFromQueue,
+  KeyHelp,
+  openNext,
+  queueNeighbour,
+  useKeys,
+} from "../review.tsx";
+import { Link, navigate } from "../router.tsx";
 import type { Session } from "../session.ts";
 import { STATUS_LABELS } from "../status.ts";
 import { Failed, formatBytes, formatTime, Loading, PageHeading, StatusBadge, useResource } from "../ui.tsx";
@@ -19,6 +29,8 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
   const shownStatus = product.state === "ready" ? product.data.status : undefined;
   useChanges({
     changes: (changes) => {
+      for (const each of changes)
+        if (each.product.status !== "pending_review") forgetFromQueue(each.product.id);
       const change = changes.find((each) => each.product.id === id);
       if (!change) return;
       reload();
@@ -35,11 +47,42 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
   const back = session.roles.includes("seller")
     ? { href: "/gallery", label: "My products" }
     : { href: "/queue", label: "Review queue" };
+  const reviewer = session.roles.includes("reviewer");
+  const [help, setHelp] = useState(false);
+  const [outcome, setOutcome] = useState<{ text: string; error: boolean }>();
+  const decision = useRef<DecisionHandle>(undefined);
+  const go = (step: 1 | -1) => {
+    void queueNeighbour(api, id, step).then(
+      (other) => {
+        if (other) navigate(`/product/${other}`);
+        else if (step === 1) navigate("/queue");
+      },
+      () => {},
+    );
+  };
+  useKeys(
+    reviewer
+      ? {
+          j: () => go(1),
+          k: () => go(-1),
+          a: () => decision.current?.approveKey(),
+          r: () => decision.current?.rejectKey(),
+          "?": () => setHelp(true),
+        }
+      : {},
+  );
+  const canDecide = reviewer && product.state === "ready" && product.data.status === "pending_review";
   return (
     <>
       <nav aria-label="Breadcrumb" className="breadcrumb">
         <Link href={back.href}>← {back.label}</Link>
+        {reviewer ? (
+          <button type="button" className="link-button" onClick={() => setHelp(true)}>
+            Keyboard shortcuts <kbd>?</kbd>
+          </button>
+        ) : null}
       </nav>
+      {reviewer ? <KeyHelp open={help} onClose={() => setHelp(false)} /> : null}
       {product.state === "loading" ? (
         <>
           <PageHeading title="Product">Product</PageHeading>
@@ -53,7 +96,33 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
         </>
       ) : null}
       {product.state === "ready" ? (
-        <ProductDetail api={api} product={product.data} reload={reload} round={round} />
+        <ProductDetail api={api} product={product.data} reload={reload} round={round}>
+          {outcome ? (
+            <div
+              className={outcome.error ? "notice notice-error" : "notice"}
+              role={outcome.error ? "alert" : "status"}
+            >
+              <p>{outcome.text}</p>
+            </div>
+          ) : null}
+          {canDecide ? (
+            <DecisionPanel
+              api={api}
+              product={product.data}
+              handle={decision}
+              onDecided={(decided) => {
+                announce(`${decided.sku} is now ${STATUS_LABELS[decided.status].toLowerCase()}.`);
+                void openNext(api, id);
+              }}
+              onConflict={(current, message) => {
+                forgetFromQueue(id);
+                setOutcome({ text: current ? decidedFirst(current) : message, error: true });
+                reload();
+                setRound((value) => value + 1);
+              }}
+            />
+          ) : null}
+        </ProductDetail>
       ) : null}
     </>
   );
@@ -64,11 +133,13 @@ const ProductDetail = ({
   product,
   reload,
   round,
+  children,
 }: {
   api: Api;
   product: ProductView;
   reload: () => void;
   round: number;
+  children?: ReactNode;
 }) => (
   <>
     <div className="page-head">
@@ -110,6 +181,8 @@ const ProductDetail = ({
         <dd>{product.mainImage ?? "not chosen"}</dd>
       </div>
     </dl>
+
+    {children}
 
     <section aria-labelledby="images-heading">
       <h2 id="images-heading">Images</h2>

@@ -1,6 +1,7 @@
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import type { Api } from "../api.ts";
 import { usePagedProducts } from "../paged.ts";
+import { KeyHelp, rememberQueue, useKeys } from "../review.tsx";
 import { Link, navigate } from "../router.tsx";
 import { Failed, formatAge, formatTime, Loading, PageHeading } from "../ui.tsx";
 import { MoreButton } from "./gallery.tsx";
@@ -24,6 +25,26 @@ export const Queue = ({ api, filters }: { api: Api; filters: QueueFilters }) => 
     q: filters.q,
   });
   const [draft, setDraft] = useState(filters);
+  const [help, setHelp] = useState(false);
+  const list = useRef<HTMLOListElement>(null);
+  // The order the product page's j/k and "next after a decision" follow.
+  useEffect(() => {
+    if (products.first.state === "ready")
+      rememberQueue(
+        products.items.map((product) => product.id),
+        `${location.pathname}${location.search}`,
+      );
+  }, [products.first.state, products.items]);
+  // j/k move between the rows' links (Enter opens one); from nowhere, j takes the first.
+  const move = (step: 1 | -1) => {
+    const links = [...(list.current?.querySelectorAll<HTMLAnchorElement>("a.row-title") ?? [])];
+    if (links.length === 0) return;
+    const at = links.findIndex((link) => link === document.activeElement);
+    const next =
+      at < 0 ? (step === 1 ? 0 : links.length - 1) : Math.min(links.length - 1, Math.max(0, at + step));
+    links[next]?.focus();
+  };
+  useKeys({ j: () => move(1), k: () => move(-1), "?": () => setHelp(true) });
   const filtered = Boolean(filters.category || filters.seller || filters.q);
 
   const apply = (event: FormEvent) => {
@@ -38,10 +59,16 @@ export const Queue = ({ api, filters }: { api: Api; filters: QueueFilters }) => 
     <>
       <div className="page-head">
         <PageHeading title="Review queue">Review queue</PageHeading>
-        <button type="button" onClick={products.reload}>
-          Refresh
-        </button>
+        <div className="head-actions">
+          <button type="button" onClick={() => setHelp(true)}>
+            Keyboard shortcuts <kbd>?</kbd>
+          </button>
+          <button type="button" onClick={products.reload}>
+            Refresh
+          </button>
+        </div>
       </div>
+      <KeyHelp open={help} onClose={() => setHelp(false)} />
       <search aria-label="Filter the queue">
         <form className="filter-form" onSubmit={apply}>
           <div className="field">
@@ -94,7 +121,7 @@ export const Queue = ({ api, filters }: { api: Api; filters: QueueFilters }) => 
         </p>
       ) : null}
       {products.items.length > 0 ? (
-        <ol className="queue" aria-label="Products waiting for review, longest waiting first">
+        <ol ref={list} className="queue" aria-label="Products waiting for review, longest waiting first">
           {products.items.map((product) => (
             <li key={product.id} className="queue-row">
               {product.thumbnailUrl ? (
