@@ -5,6 +5,7 @@ import { AI_EDITS } from "./domain/ai-prompts.ts";
 import { DEFAULT_VARIANT_SET, variantSetSchema } from "./engine/variant-spec.ts";
 import {
   BUCKETS,
+  DEFAULT_MAX_UPLOAD_BYTES,
   ENHANCE_QUEUE_SETTINGS,
   ENV,
   GEMINI_SETTINGS,
@@ -13,8 +14,6 @@ import {
   RAW_RETENTION_DAYS,
   resourceName,
 } from "./names.ts";
-
-const MB = 1024 * 1024;
 
 /** Where the Gemini key comes from: the environment (local), its secret (AWS), or nowhere (no AI step). */
 const geminiKeySource = (
@@ -117,11 +116,7 @@ const configSchema = z
     [ENV.enhancedBucket]: z.string().optional(),
     [ENV.enhanceQueueUrl]: z.string().optional(),
     [ENV.assetsBaseUrl]: z.url().default("http://127.0.0.1:3000/assets"),
-    [ENV.maxUploadBytes]: z.coerce
-      .number()
-      .int()
-      .positive()
-      .default(25 * MB),
+    [ENV.maxUploadBytes]: z.coerce.number().int().positive().default(DEFAULT_MAX_UPLOAD_BYTES),
     [ENV.uploadUrlTtlSeconds]: z.coerce.number().int().min(60).max(3600).default(900),
     [ENV.maxInputPixels]: z.coerce.number().int().positive().default(100_000_000),
     [ENV.maxReceiveCount]: z.coerce.number().int().min(1).default(ENHANCE_QUEUE_SETTINGS.maxReceiveCount),

@@ -6,6 +6,9 @@
 export const RAW_PREFIX = "raw/";
 export const ENHANCED_PREFIX = "enhanced/";
 
+/** The largest photo a seller may upload, unless `MAX_UPLOAD_BYTES` says otherwise. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
+
 /** Raw originals expire this long after upload (the raw bucket's lifecycle); variants are kept. */
 export const RAW_RETENTION_DAYS = 30;
 

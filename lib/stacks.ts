@@ -1,5 +1,6 @@
 import { Aws, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../lambdas/names.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { Dashboard } from "./dashboard.ts";
@@ -112,6 +113,7 @@ export class AppStack extends Stack {
         userPoolId: identity.userPool.userPoolId,
         clientId: identity.dashboardClient.userPoolClientId,
         domainUrl: identity.domainUrl,
+        maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
       },
     });
     const alarms = new Alarms(this, "Alarms", {

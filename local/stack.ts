@@ -32,7 +32,6 @@ export const LOCAL_ENV = {
 const LOCAL_RECONCILE_INTERVAL_MS = 60_000;
 
 /** The API on the dashboard's own origin, and the development sign-in (`POST /local/token`). */
-const LOCAL_DASHBOARD_CONFIG: DashboardConfig = { apiUrl: "", signIn: "local" };
 
 const localConfigSchema = z
   .object({
@@ -182,7 +181,14 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
       assets: { s3, bucket: baseConfig.enhancedBucket },
       jwks,
       signingKey,
-      dashboard: { dir: DASHBOARD_DIST, config: LOCAL_DASHBOARD_CONFIG },
+      dashboard: {
+        dir: DASHBOARD_DIST,
+        config: {
+          apiUrl: "",
+          signIn: "local",
+          maxUploadBytes: baseConfig.maxUploadBytes,
+        } satisfies DashboardConfig,
+      },
       log: logger,
       timeoutSeconds: 29,
     }),

@@ -5,6 +5,7 @@ import { LiveProvider } from "./live.tsx";
 import { Link, navigate, type Route, useRoute } from "./router.tsx";
 import { clearSession, homePath, type Role, readSession, type Session, saveSession } from "./session.ts";
 import { PageHeading } from "./ui.tsx";
+import { MAX_UPLOAD_BYTES } from "./upload.ts";
 import { Gallery } from "./views/gallery.tsx";
 import { NewProducts } from "./views/new-products.tsx";
 import { ProductPage } from "./views/product.tsx";
@@ -120,7 +121,7 @@ export const App = ({ config }: { config: DashboardConfig }) => {
           <SignIn config={config} notice={notice} onSignedIn={signIn} />
         ) : (
           <LiveProvider api={api} sessionKey={session.accessToken}>
-            <Page route={route} session={session} api={api} />
+            <Page route={route} session={session} api={api} config={config} />
           </LiveProvider>
         )}
       </main>
@@ -139,10 +140,12 @@ const Page = ({
   route,
   session,
   api,
+  config,
 }: {
   route: Route;
   session: Session;
   api: ReturnType<typeof createApi>;
+  config: DashboardConfig;
 }) => {
   switch (route.view) {
     case "gallery":
@@ -155,7 +158,7 @@ const Page = ({
       );
     case "new-products":
       return session.roles.includes("seller") ? (
-        <NewProducts api={api} />
+        <NewProducts api={api} maxUploadBytes={config.maxUploadBytes ?? MAX_UPLOAD_BYTES} />
       ) : (
         <Forbidden>
           Only sellers create products. <Link href="/queue">Open the review queue</Link>.

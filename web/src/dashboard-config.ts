@@ -12,6 +12,8 @@ export interface DashboardConfig {
   clientId?: string;
   /** Cognito's managed login, e.g. `https://pixel-lab.auth.eu-west-1.amazoncognito.com`. */
   domainUrl?: string;
+  /** The largest photo the API takes (`MAX_UPLOAD_BYTES`), so the page refuses a larger one before sending. */
+  maxUploadBytes?: number;
 }
 
 /** The path the dashboard reads its configuration from. */
@@ -34,12 +36,20 @@ export const parseDashboardConfig = (value: unknown): DashboardConfig => {
   const userPoolId = optionalText(record.userPoolId, "userPoolId");
   const clientId = optionalText(record.clientId, "clientId");
   const domainUrl = optionalText(record.domainUrl, "domainUrl");
+  const { maxUploadBytes } = record;
+  if (
+    maxUploadBytes !== undefined &&
+    (typeof maxUploadBytes !== "number" || !Number.isInteger(maxUploadBytes) || maxUploadBytes < 1)
+  ) {
+    throw new Error("config.json: maxUploadBytes must be a whole number of bytes");
+  }
   return {
     apiUrl: record.apiUrl.replace(/\/$/, ""),
     signIn: record.signIn,
     ...(userPoolId === undefined ? {} : { userPoolId }),
     ...(clientId === undefined ? {} : { clientId }),
     ...(domainUrl === undefined ? {} : { domainUrl }),
+    ...(maxUploadBytes === undefined ? {} : { maxUploadBytes }),
   };
 };
 

@@ -14,7 +14,6 @@ import { Link } from "../router.tsx";
 import { formatBytes, PageHeading, StatusBadge } from "../ui.tsx";
 import {
   checkFile,
-  MAX_UPLOAD_BYTES,
   runLimited,
   skuFromFileName,
   titleFromFileName,
@@ -64,7 +63,7 @@ let rowCounter = 0;
 const isDone = (status: ProductStatus) => status !== "pending" && status !== "processing";
 
 /** A seller's bulk upload: photos checked in the page, one `POST /products`, then each photo to storage. */
-export const NewProducts = ({ api }: { api: Api }) => {
+export const NewProducts = ({ api, maxUploadBytes }: { api: Api; maxUploadBytes: number }) => {
   const [rows, setRows] = useState<Row[]>([]);
   const [refused, setRefused] = useState<Refused[]>([]);
   const [busy, setBusy] = useState(false);
@@ -104,7 +103,7 @@ export const NewProducts = ({ api }: { api: Api }) => {
     const added: Row[] = [];
     const bad: Refused[] = [];
     for (const file of files) {
-      const check = await checkFile(file);
+      const check = await checkFile(file, maxUploadBytes);
       if (!check.ok) {
         bad.push({ name: file.name, reason: check.reason });
         continue;
@@ -264,8 +263,8 @@ export const NewProducts = ({ api }: { api: Api }) => {
       <PageHeading title="New products">New products</PageHeading>
       <p>
         Pick photos: each becomes a product. Photos are checked here first (JPEG, PNG, WebP, AVIF, TIFF or
-        GIF, by their bytes; at most {formatBytes(MAX_UPLOAD_BYTES)} each), then sent {UPLOAD_CONCURRENCY} at
-        a time.
+        GIF, by their bytes; at most {formatBytes(maxUploadBytes)} each), then sent {UPLOAD_CONCURRENCY} at a
+        time.
       </p>
       <section
         aria-label="Photos"
