@@ -339,7 +339,9 @@ describe("the dashboard in a browser", () => {
       ]);
       const refused = page.getByRole("list", { name: "Refused files" });
       await expect.poll(() => refused.textContent()).toContain("notes.jpg");
-      expect(await refused.textContent()).toMatch(/not a JPEG, PNG, WebP, AVIF, TIFF or GIF image/);
+      expect(await refused.textContent()).toMatch(
+        /notes\.jpg: it is a PDF file, not a JPEG, PNG, WebP, AVIF, TIFF or GIF image/,
+      );
       const rows = page.getByRole("list", { name: "New products" }).getByRole("listitem");
       await expect.poll(() => rows.count()).toBe(2);
       expect(storageRequests).toEqual([]);

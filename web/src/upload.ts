@@ -1,32 +1,27 @@
+import {
+  describeUnsupported,
+  SUPPORTED_FORMATS_TEXT,
+  sniffImageFormat,
+} from "../../lambdas/engine/formats.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../../lambdas/names.ts";
 import type { UploadContentType, UploadTicket } from "./api.ts";
 
 /**
- * The per-file limit. The server's is `MAX_UPLOAD_BYTES` (25 MB by default), known to the page only in each
- * upload ticket's `maxBytes`, after the products exist: the page checks this before sending and the ticket's
- * own limit again before each upload.
+ * The per-file limit when `config.json` names none: the API's default `MAX_UPLOAD_BYTES`. Each upload ticket's
+ * `maxBytes` is checked again before sending.
  */
-export const MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
+export const MAX_UPLOAD_BYTES = DEFAULT_MAX_UPLOAD_BYTES;
 
 /** At most this many photos go to storage at once. */
 export const UPLOAD_CONCURRENCY = 4;
 
-const startsWith = (bytes: Uint8Array, signature: readonly number[], at = 0) =>
-  signature.every((value, index) => bytes[at + index] === value);
-const ascii = (bytes: Uint8Array, from: number, to: number) => String.fromCharCode(...bytes.slice(from, to));
-
 /**
- * The photo's format by its first bytes (never its name or the browser's guess), among the formats the API
- * takes (`lambdas/domain/upload-types.ts`); `undefined` for anything else.
+ * The photo's format by its first bytes (never its name or the browser's guess), with the engine's own
+ * sniffing: every format it decodes is one the API takes (`lambdas/domain/upload-types.ts`, `image/{format}`).
  */
 export const sniffImage = (bytes: Uint8Array): UploadContentType | undefined => {
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return "image/jpeg";
-  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "image/png";
-  if (ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 12) === "WEBP") return "image/webp";
-  if (ascii(bytes, 4, 8) === "ftyp" && ["avif", "avis"].includes(ascii(bytes, 8, 12))) return "image/avif";
-  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a]))
-    return "image/tiff";
-  if (["GIF87a", "GIF89a"].includes(ascii(bytes, 0, 6))) return "image/gif";
-  return undefined;
+  const format = sniffImageFormat(bytes);
+  return format ? (`image/${format}` satisfies UploadContentType) : undefined;
 };
 
 export type FileCheck = { ok: true; contentType: UploadContentType } | { ok: false; reason: string };
@@ -38,11 +33,12 @@ export const checkFile = async (file: File, maxBytes = MAX_UPLOAD_BYTES): Promis
   if (file.size === 0) return { ok: false, reason: "the file is empty" };
   if (file.size > maxBytes)
     return { ok: false, reason: `it is ${megabytes(file.size)}, over the ${megabytes(maxBytes)} limit` };
-  const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+  // Enough bytes for the engine to tell an SVG or a text file from an image, as the worker's reason does.
+  const head = new Uint8Array(await file.slice(0, 512).arrayBuffer());
   const contentType = sniffImage(head);
   return contentType
     ? { ok: true, contentType }
-    : { ok: false, reason: "it is not a JPEG, PNG, WebP, AVIF, TIFF or GIF image" };
+    : { ok: false, reason: `it is ${describeUnsupported(head)}, not a ${SUPPORTED_FORMATS_TEXT} image` };
 };
 
 /** A sku from a file name: its stem, with anything outside the API's sku pattern made `-`, at most 64. */
