@@ -7,7 +7,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 
 export interface LocalStackProcess {
   apiUrl: string;
-  /** The emulator's S3 + SQS endpoint, where presigned POSTs go and the queues answer. */
+  /** The emulator's S3 + SQS endpoint, where the queues and buckets answer (presigned POSTs go through its CORS front). */
   emulatorUrl: string;
   /** Its state folder: the token signing key is there (`mintLocalToken`). */
   dataDir: string;

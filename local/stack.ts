@@ -60,6 +60,8 @@ export interface LocalStack {
   /** The dashboard: the same address as the API (its pages are paths no API route has). */
   dashboardUrl: string;
   s3Endpoint: string;
+  /** Where presigned POSTs go (`S3_PUBLIC_ENDPOINT`): the emulator behind S3's CORS rule, unless set. */
+  uploadsUrl: string;
   assetsBaseUrl: string;
   /** The app user's URL: what the handlers sign in with (migrations ran as the admin). */
   databaseUrl: string;
@@ -238,6 +240,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     apiUrl,
     dashboardUrl: `${apiUrl}/`,
     s3Endpoint: emulatorUrl,
+    uploadsUrl: env[ENV.s3PublicEndpoint] ?? uploadFront?.url ?? emulatorUrl,
     assetsBaseUrl,
     databaseUrl: database.appUrl,
     databaseUser: database.appUser,

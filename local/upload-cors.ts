@@ -38,7 +38,7 @@ export const startUploadCorsFront = async (options: {
               "access-control-allow-headers": incoming.headers["access-control-request-headers"] ?? "",
               "access-control-max-age": String(UPLOAD_CORS.maxAgeSeconds),
             }
-          : cors,
+          : { vary: "Origin" },
       );
       outgoing.end();
       return;
