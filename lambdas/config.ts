@@ -121,6 +121,7 @@ const configSchema = z
     [ENV.maxInputPixels]: z.coerce.number().int().positive().default(100_000_000),
     [ENV.maxReceiveCount]: z.coerce.number().int().min(1).default(ENHANCE_QUEUE_SETTINGS.maxReceiveCount),
     [ENV.allowedOrigins]: allowedOriginsSchema,
+    [ENV.pushEndpoint]: optionalUrl,
     [ENV.geminiApiKey]: z.string().trim().min(1).optional(),
     [ENV.geminiApiKeySecretArn]: z.string().startsWith("arn:", "must be an ARN (arn:…)").optional(),
     [ENV.geminiBaseUrl]: optionalUrl,
@@ -246,6 +247,8 @@ const configSchema = z
       allowedOrigins: env[ENV.allowedOrigins],
       rawRetentionDays: RAW_RETENTION_DAYS,
       identity: identityConfig(env[ENV.userPoolId], env[ENV.userPoolClientId], env[ENV.localJwks]),
+      /** The WebSocket API's `@connections` endpoint; unset: no push, open pages follow the changes feed. */
+      pushEndpoint: env[ENV.pushEndpoint],
       gemini: {
         /** The key itself (locally), or the secret that holds it (AWS); neither: the AI step is skipped. */
         key: geminiKeySource(env[ENV.geminiApiKey], env[ENV.geminiApiKeySecretArn]),

@@ -33,6 +33,7 @@ export const TABLES = {
   leases: "leases",
   schemaMigrations: "schema_migrations",
   schemaMigrationLock: "schema_migration_lock",
+  pushConnections: "push_connections",
 } as const;
 
 /** MySQL 8 (and so Aurora MySQL 3) refuses user names longer than this. */
@@ -163,6 +164,7 @@ export const ENV = {
   geminiCallTimeoutMs: "GEMINI_CALL_TIMEOUT_MS",
   geminiBudgetSeconds: "GEMINI_BUDGET_SECONDS",
   geminiConcurrency: "GEMINI_CONCURRENCY",
+  pushEndpoint: "PUSH_ENDPOINT",
 } as const;
 
 /**
@@ -234,6 +236,33 @@ export interface RouteDefinition {
    */
   access: "public" | "signed-in";
 }
+
+/**
+ * Push of each product's changes to open dashboards: a WebSocket API (API Gateway's in AWS, the local
+ * gateway's `ws` server locally) with these routes, each served by the module of that name under
+ * `lambdas/handlers/push/`. The browser connects with its access token in the `token` query parameter
+ * (browsers cannot set headers on a WebSocket), which the authorizer verifies as the HTTP API verifies the
+ * bearer token; the worker and the API post to connections through the `@connections` management endpoint
+ * (`PUSH_ENDPOINT`).
+ */
+export const PUSH = {
+  /** The local gateway's path for the WebSocket; API Gateway's URL is the stage's own. */
+  localPath: "/push",
+  tokenParameter: "token",
+  authorizer: "authorize",
+  routes: [
+    { routeKey: "$connect", handler: "connect" },
+    { routeKey: "$disconnect", handler: "disconnect" },
+    { routeKey: "$default", handler: "message" },
+  ],
+  /** API Gateway closes a connection after 2 hours whatever happens, and one idle for 10 minutes. */
+  maxConnectionSeconds: 7200,
+  idleTimeoutSeconds: 600,
+  /** The browser sends a ping this often so an open page's connection is never idle that long. */
+  pingSeconds: 300,
+  /** A change fans out to at most this many connections at once. */
+  postConcurrency: 16,
+} as const;
 
 /** The HTTP API: the local server, API Gateway and the OpenAPI document are all built from this table. */
 export const ROUTES = [

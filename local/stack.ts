@@ -9,13 +9,14 @@ import { logger } from "../lambdas/adapters/logger.ts";
 import { createS3Client } from "../lambdas/adapters/object-store.ts";
 import { createSqsClient } from "../lambdas/adapters/queue.ts";
 import { loadConfig } from "../lambdas/config.ts";
-import { ENHANCE_QUEUE_SETTINGS, ENV, QUEUES, ROUTES, resourceName } from "../lambdas/names.ts";
+import { ENHANCE_QUEUE_SETTINGS, ENV, PUSH, QUEUES, ROUTES, resourceName } from "../lambdas/names.ts";
 import { DASHBOARD_DIST } from "../web/build.ts";
 import type { DashboardConfig } from "../web/src/dashboard-config.ts";
 import { prepareLocalDatabase } from "./database.ts";
 import { type SqsHandler, startEventSourcePoller } from "./event-source-poller.ts";
 import { ASSETS_PATH, createHttpGateway, type GatewayRoute, type HttpLambda } from "./http-gateway.ts";
 import { loadOrCreateSigningKey, publicJwks } from "./identity.ts";
+import { type PushHandlers, startPushGateway } from "./push-gateway.ts";
 import { startNotificationBridge } from "./s3-notifications.ts";
 import { startUploadCorsFront } from "./upload-cors.ts";
 
@@ -57,6 +58,8 @@ const localConfigSchema = z
 
 export interface LocalStack {
   apiUrl: string;
+  /** The WebSocket a dashboard connects to for push (`?token=`), on the API's port. */
+  pushUrl: string;
   /** The dashboard: the same address as the API (its pages are paths no API route has). */
   dashboardUrl: string;
   s3Endpoint: string;
@@ -143,6 +146,25 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
       ? await startUploadCorsFront({ target: emulatorUrl, allowedOrigins, host: local.host })
       : undefined;
 
+  // API Gateway's WebSocket API on this same port, served by the same handler modules as in AWS.
+  const push = await startPushGateway({
+    server,
+    host: local.host,
+    log: logger,
+    timeoutSeconds: 29,
+    loadHandlers: async (): Promise<PushHandlers> => {
+      const load = (name: string) => import(`../lambdas/handlers/push/${name}.ts`);
+      const authorizer = (await load(PUSH.authorizer)) as { handler: PushHandlers["authorize"] };
+      const routes = await Promise.all(
+        PUSH.routes.map(async (route) => {
+          const module = (await load(route.handler)) as { handler: PushHandlers["routes"][string] };
+          return [route.routeKey, module.handler] as const;
+        }),
+      );
+      return { authorize: authorizer.handler, routes: Object.fromEntries(routes) };
+    },
+  });
+
   // The handlers read their configuration from the environment, as they do in Lambda.
   Object.assign(process.env, {
     [ENV.stage]: baseConfig.stage,
@@ -161,6 +183,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
     [ENV.allowedOrigins]: allowedOrigins.join(","),
     // The handlers verify tokens against the local key set, as they verify Cognito's in AWS.
     [ENV.localJwks]: JSON.stringify(jwks),
+    [ENV.pushEndpoint]: push.managementUrl,
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
   });
@@ -187,6 +210,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
         dir: DASHBOARD_DIST,
         config: {
           apiUrl: "",
+          pushUrl: PUSH.localPath,
           signIn: "local",
           maxUploadBytes: baseConfig.maxUploadBytes,
         } satisfies DashboardConfig,
@@ -238,6 +262,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
   let stopping: Promise<void> | undefined;
   return {
     apiUrl,
+    pushUrl: `ws://${local.host}:${port}${PUSH.localPath}`,
     dashboardUrl: `${apiUrl}/`,
     s3Endpoint: emulatorUrl,
     uploadsUrl: env[ENV.s3PublicEndpoint] ?? uploadFront?.url ?? emulatorUrl,
@@ -254,6 +279,7 @@ export const startLocalStack = async (env: NodeJS.ProcessEnv = process.env): Pro
         await reconciling;
         await bridge.stop();
         await poller.stop();
+        await push.stop();
         await closed;
         await uploadFront?.stop();
         await fauxqs.stop();

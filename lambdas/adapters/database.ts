@@ -141,6 +141,15 @@ export interface SchemaMigrationLockTable {
   renewals: Generated<number>;
 }
 
+/** An open dashboard's WebSocket connection (`schema/006_…`). */
+export interface PushConnectionsTable {
+  connection_id: string;
+  user_id: string;
+  reviewer: ColumnType<boolean | number, boolean, boolean>;
+  connected_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   products: ProductsTable;
   product_uploads: ProductUploadsTable;
@@ -151,6 +160,7 @@ export interface Database {
   leases: LeasesTable;
   schema_migrations: SchemaMigrationsTable;
   schema_migration_lock: SchemaMigrationLockTable;
+  push_connections: PushConnectionsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -49,7 +49,12 @@ const callerFrom = (payload: JwtPayload): Caller => {
     throw new AppError("UNAUTHORIZED", "the token names no subject (sub)");
   }
   const username = payload.username;
-  return { id: subject, name: typeof username === "string" && username ? username : subject, roles };
+  return {
+    id: subject,
+    name: typeof username === "string" && username ? username : subject,
+    roles,
+    ...(typeof payload.exp === "number" ? { expiresAt: new Date(payload.exp * 1000) } : {}),
+  };
 };
 
 /** What a client can do about a token the verifier refused; the token itself is never echoed. */

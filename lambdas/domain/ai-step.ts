@@ -157,6 +157,7 @@ export const runAiStep = async (deps: AiStepDeps, message: AiStepMessage): Promi
     let calls = 0;
     const record = async (result: AiRecord) => {
       await repository.recordAi(productId, sequence, result, clock());
+      await deps.push?.productChanged(productId);
       calls += result.kind === "failed" ? (result.call?.attempts ?? 0) : result.call.attempts;
       if (result.kind === "failed")
         failed.push({ what: result.variant ?? "analysis", reason: result.reason });

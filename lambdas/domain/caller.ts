@@ -10,6 +10,8 @@ export interface Caller {
   /** For people reading the history: the token's `username`, or the subject when it has none. */
   name: string;
   roles: ReadonlySet<Role>;
+  /** When the token expires (its `exp`): a push connection it opened gets nothing after that. */
+  expiresAt?: Date | undefined;
 }
 
 export const isReviewer = (caller: Caller): boolean => caller.roles.has("reviewer");

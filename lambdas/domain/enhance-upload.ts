@@ -22,6 +22,7 @@ import type {
   SkippedVariantRecord,
   VariantRecord,
 } from "./ports.ts";
+import type { ChangePublisher } from "./push.ts";
 import { describeOverLimit } from "./sizes.ts";
 
 export interface WorkerSettings {
@@ -54,6 +55,8 @@ export interface WorkerDeps {
   log: Log;
   /** Default: off, as no key is configured. */
   ai?: AiScheduler | undefined;
+  /** Tells open dashboards of each status change and stored variant; absent: the changes feed alone. */
+  push?: ChangePublisher | undefined;
 }
 
 /** Asks for the AI step of a photo's sequence, or records that it has none. */
@@ -354,6 +357,8 @@ const processSequence = async (
 ): Promise<EnhanceOutcome> => {
   const { repository, objectStore, settings, clock, log } = deps;
   const { productId, sequence } = work;
+  // The product is `processing` now: open pages hear it while the photo is read and rendered.
+  const processingTold = deps.push?.productChanged(productId);
   try {
     // The local emulator does not enforce the presigned POST's content-length-range, and a
     // policy is only as good as the code that checks it: measure before reading.
@@ -401,6 +406,8 @@ const processSequence = async (
       },
       clock(),
     );
+    await processingTold;
+    await deps.push?.productChanged(productId);
     if (work.findsDuplicates) await scheduleAiStep(deps, productId, sequence);
     log.info("photo enhanced", {
       productId,
@@ -420,8 +427,10 @@ const processSequence = async (
       ),
     };
   } catch (error) {
+    await processingTold;
     if (error instanceof PermanentFailure) {
       await repository.failSequence(productId, sequence, error.reason, clock());
+      await deps.push?.productChanged(productId);
       log.warn("photo refused", {
         productId,
         sequence,
@@ -434,6 +443,7 @@ const processSequence = async (
       const reason = transientFailureReason(attempt);
       try {
         await repository.failSequence(productId, sequence, reason, clock());
+        await deps.push?.productChanged(productId);
       } catch (markError) {
         log.error("could not mark the product failed after the last attempt", {
           productId,

@@ -18,6 +18,7 @@ import type {
 import { type Product, productJson } from "./product.ts";
 import type { NewProduct } from "./product-input.ts";
 import { acceptsUploads, canTransition, PRODUCT_STATUSES } from "./product-status.ts";
+import type { ChangePublisher } from "./push.ts";
 import { extensionFor, type UploadContentType } from "./upload-types.ts";
 import type {
   AnalysisView,
@@ -50,6 +51,8 @@ export interface ApiDeps {
   queue: EnhanceQueue;
   settings: ApiSettings;
   clock: Clock;
+  /** Tells open dashboards of a review decision; absent: they learn it from the changes feed. */
+  push?: ChangePublisher | undefined;
 }
 
 const planUpload = (deps: ApiDeps, productId: string, contentType: UploadContentType): UploadRecord => {

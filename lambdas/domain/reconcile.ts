@@ -8,6 +8,7 @@ import type {
   QueueDepth,
   UnreceivedUpload,
 } from "./ports.ts";
+import type { ChangePublisher } from "./push.ts";
 import { objectCreatedEvent } from "./s3-events.ts";
 
 export interface ReconcileSettings {
@@ -34,6 +35,8 @@ export interface ReconcileDeps {
   settings: ReconcileSettings;
   clock: Clock;
   log: Log;
+  /** Tells open dashboards of a sequence failed here; absent: the changes feed alone. */
+  push?: ChangePublisher | undefined;
 }
 
 /** Why a landed, unreceived photo was judged lost rather than waiting in the queue. */
@@ -190,6 +193,7 @@ const failStuckSequences = async (
     for (const stuck of fresh) {
       seen.add(`${stuck.productId}/${stuck.sequence}`);
       await repository.failSequence(stuck.productId, stuck.sequence, reason, clock());
+      await deps.push?.productChanged(stuck.productId);
       report.failed.push({ productId: stuck.productId, sequence: stuck.sequence });
       log.warn("stuck sequence failed", {
         productId: stuck.productId,

@@ -84,6 +84,7 @@ export const reviewProduct = async (
   });
   switch (outcome.kind) {
     case "decided":
+      await deps.push?.productChanged(productId);
       return productJson(outcome.product);
     case "not-found":
       throw notFound("product", productId);

@@ -3,17 +3,20 @@
  * (per cold start), and handed to the domain. Tests build their own deps instead.
  */
 import { RDSDataClient } from "@aws-sdk/client-rds-data";
+import { createConnectionStore } from "../adapters/connection-store.ts";
 import { createDataApiDb, createMysqlDb, type Db } from "../adapters/database.ts";
 import { createGeminiStatus } from "../adapters/gemini-status.ts";
 import { logger } from "../adapters/logger.ts";
 import { createObjectStore, createS3Client } from "../adapters/object-store.ts";
 import { createProductRepository } from "../adapters/product-repository.ts";
+import { createPushChannel } from "../adapters/push-channel.ts";
 import { createEnhanceQueue, createSqsClient } from "../adapters/queue.ts";
 import { createTokenVerifier } from "../adapters/token-verifier.ts";
 import { type Config, loadConfig } from "../config.ts";
 import type { ApiDeps } from "../domain/products.ts";
+import { type ChangePublisher, createChangePublisher } from "../domain/push.ts";
 import type { ReconcileDeps } from "../domain/reconcile.ts";
-import { RECONCILE_SETTINGS } from "../names.ts";
+import { PUSH, RECONCILE_SETTINGS } from "../names.ts";
 
 let config: Config | undefined;
 let db: Db | undefined;
@@ -36,6 +39,25 @@ export const processDb = (): Db => {
       })
     : createMysqlDb(cfg.databaseUrl);
   return db;
+};
+
+let publisher: ChangePublisher | undefined;
+
+/** Push to open dashboards when the WebSocket API's endpoint is configured; else none (the feed alone). */
+export const processPublisher = (): ChangePublisher | undefined => {
+  const cfg = processConfig();
+  if (cfg.pushEndpoint === undefined) return undefined;
+  publisher ??= createChangePublisher({
+    repository: createProductRepository(processDb()),
+    connections: createConnectionStore(processDb()),
+    channel: createPushChannel({ endpoint: cfg.pushEndpoint, region: cfg.region }),
+    assetsBaseUrl: cfg.assetsBaseUrl,
+    clock: () => new Date(),
+    log: logger,
+    maxConnectionSeconds: PUSH.maxConnectionSeconds,
+    concurrency: PUSH.postConcurrency,
+  });
+  return publisher;
 };
 
 export const apiDepsFromEnvironment = (): ApiDeps => {
@@ -63,6 +85,7 @@ export const apiDepsFromEnvironment = (): ApiDeps => {
     ),
     settings: cfg,
     clock: () => new Date(),
+    push: processPublisher(),
   };
 };
 
@@ -78,6 +101,7 @@ export const reconcilerDepsFromEnvironment = (): ReconcileDeps => {
     settings: { rawBucket: cfg.rawBucket, region: cfg.region, ...RECONCILE_SETTINGS },
     clock: () => new Date(),
     log: logger,
+    push: processPublisher(),
   };
 };
 
@@ -85,6 +109,7 @@ export const reconcilerDepsFromEnvironment = (): ReconcileDeps => {
 export const closeRuntime = async (): Promise<void> => {
   await db?.destroy();
   db = undefined;
+  publisher = undefined;
 };
 
 /** The process's database handle, for handlers that use Kysely directly (the migration runner). */

@@ -14,7 +14,7 @@ import type { AiEditorSource, AiStepSettings } from "../domain/ai-step.ts";
 import { AI_NOT_CONFIGURED, type WorkerDeps } from "../domain/enhance-upload.ts";
 import type { EnhanceQueue } from "../domain/ports.ts";
 import { ENV } from "../names.ts";
-import { processConfig, processDb } from "./runtime.ts";
+import { processConfig, processDb, processPublisher } from "./runtime.ts";
 
 /**
  * Gemini for the worker: the editor is built at the first AI step of the process, when the key is read
@@ -81,5 +81,6 @@ export const workerDepsFromEnvironment = (): WorkerDeps & {
       ? { kind: "queue", send: (message) => queue.send({ ...message }) }
       : { kind: "off", reason: AI_NOT_CONFIGURED },
     aiStep,
+    push: processPublisher(),
   };
 };

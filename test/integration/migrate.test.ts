@@ -45,6 +45,7 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
       "003_backlog_and_duplicate_pairs",
       "004_sellers_and_review",
       "005_ai_step",
+      "006_push_connections",
     ];
     expect(migrations.map((migration) => migration.version)).toEqual(versions);
 
@@ -58,6 +59,7 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
       "product_originals",
       "product_uploads",
       "products",
+      "push_connections",
       "schema_migration_lock",
       "schema_migrations",
     ]);
@@ -80,8 +82,9 @@ describe.each(DRIVERS)("migration runner over %s", (driver) => {
         "003_backlog_and_duplicate_pairs",
         "004_sellers_and_review",
         "005_ai_step",
+        "006_push_connections",
       ]);
-      expect(await database.db.selectFrom("schema_migrations").selectAll().execute()).toHaveLength(5);
+      expect(await database.db.selectFrom("schema_migrations").selectAll().execute()).toHaveLength(6);
     } finally {
       await other.destroy();
     }

@@ -120,7 +120,7 @@ export const App = ({ config }: { config: DashboardConfig }) => {
         {!session || route.view === "sign-in" ? (
           <SignIn config={config} notice={notice} onSignedIn={signIn} />
         ) : (
-          <LiveProvider api={api} sessionKey={session.accessToken}>
+          <LiveProvider api={api} sessionKey={session.accessToken} pushUrl={config.pushUrl}>
             <Page route={route} session={session} api={api} config={config} />
           </LiveProvider>
         )}

@@ -6,6 +6,11 @@
 export interface DashboardConfig {
   /** Where the API is; "" means the dashboard's own origin (the local stack serves both). */
   apiUrl: string;
+  /**
+   * The WebSocket that pushes each product's changes: `wss://…` in AWS, a path (`/push`) on the page's own
+   * origin locally; absent, the page follows the changes feed alone.
+   */
+  pushUrl?: string;
   /** `local`: the development sign-in (tokens from the local stack's own key); `cognito`: the user pool. */
   signIn: "local" | "cognito";
   userPoolId?: string;
@@ -35,6 +40,10 @@ export const parseDashboardConfig = (value: unknown): DashboardConfig => {
   }
   const userPoolId = optionalText(record.userPoolId, "userPoolId");
   const clientId = optionalText(record.clientId, "clientId");
+  const pushUrl = optionalText(record.pushUrl, "pushUrl");
+  if (pushUrl !== undefined && !/^(wss?:\/\/[^/]|\/)/.test(pushUrl)) {
+    throw new Error("config.json: pushUrl must be a ws:// or wss:// URL, or a path on the page's origin");
+  }
   const domainUrl = optionalText(record.domainUrl, "domainUrl");
   const { maxUploadBytes } = record;
   if (
@@ -45,6 +54,7 @@ export const parseDashboardConfig = (value: unknown): DashboardConfig => {
   }
   return {
     apiUrl: record.apiUrl.replace(/\/$/, ""),
+    ...(pushUrl === undefined ? {} : { pushUrl }),
     signIn: record.signIn,
     ...(userPoolId === undefined ? {} : { userPoolId }),
     ...(clientId === undefined ? {} : { clientId }),
