@@ -401,6 +401,16 @@ export interface ObjectStore {
     maxBytes: number;
     expiresInSeconds: number;
   }): Promise<PresignedPost>;
+  /**
+   * A URL a browser can GET the object with until `signedAt` + `expiresInSeconds`, signed as of `signedAt` (a
+   * time rounded down keeps the URL the same for a while, so the browser's cache serves it again).
+   */
+  presignGet(input: {
+    bucket: string;
+    key: string;
+    expiresInSeconds: number;
+    signedAt: Date;
+  }): Promise<string>;
   head(bucket: string, key: string): Promise<ObjectHead | undefined>;
   /** The object's bytes, or undefined when it no longer exists. */
   get(bucket: string, key: string): Promise<Uint8Array | undefined>;

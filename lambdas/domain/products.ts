@@ -5,6 +5,7 @@ import { type VariantSpec, variantSpecSchema } from "../engine/variant-spec.ts";
 import { type Caller, canRead, isReviewer, requireRole } from "./caller.ts";
 import { AppError, notFound, originalMissingReason } from "./errors.ts";
 import { rawKey } from "./object-keys.ts";
+import { originalView } from "./original.ts";
 import type {
   AiStatus,
   Clock,
@@ -178,6 +179,7 @@ export const getProduct = async (deps: ApiDeps, caller: Caller, productId: strin
   return {
     ...productJson(product),
     images: images.map((image) => imageView(deps.settings, image)),
+    original: await originalView(deps.objectStore, original, deps.clock()),
     analysis: original
       ? {
           width: original.width,

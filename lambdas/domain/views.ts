@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { variantSpecSchema } from "../engine/variant-spec.ts";
+import { RAW_RETENTION_DAYS } from "../names.ts";
 import { CHANGES } from "./changes.ts";
 import type { ProductJson } from "./product.ts";
 import { PRODUCT_STATUSES } from "./product-status.ts";
@@ -150,9 +151,33 @@ export const duplicateEntrySchema = z
   })
   .meta({ id: "Duplicate" });
 
+export const originalViewSchema = z
+  .object({
+    url: z.url().meta({
+      description:
+        "a presigned GET of the photo in the raw bucket, valid until expiresAt (at least 15 minutes); the same URL for a few minutes, so a browser's cache serves it",
+    }),
+    contentType: z.string().meta({
+      description: "the type the upload declared (image/tiff is one a browser cannot show)",
+      example: "image/jpeg",
+    }),
+    width: z.number().int().nullable(),
+    height: z.number().int().nullable(),
+    bytes: z.number().int(),
+    expiresAt: isoTime,
+  })
+  .meta({
+    id: "Original",
+    description:
+      "The seller's photo the current analysis and variants were made from, to compare them against.",
+  });
+
 export const productViewSchema = productJsonSchema
   .extend({
     images: z.array(imageViewSchema),
+    original: originalViewSchema.nullable().meta({
+      description: `null before any photo was processed, and once the raw bucket no longer keeps it (${RAW_RETENTION_DAYS} days after upload)`,
+    }),
     analysis: analysisViewSchema.nullable(),
     duplicates: z.array(duplicateEntrySchema),
   })
@@ -298,6 +323,7 @@ export type ProductSummary = z.output<typeof productSummarySchema>;
 export type ImageView = z.output<typeof imageViewSchema>;
 export type AnalysisView = z.output<typeof analysisViewSchema>;
 export type DuplicateEntry = z.output<typeof duplicateEntrySchema>;
+export type OriginalView = z.output<typeof originalViewSchema>;
 export type ProductView = z.output<typeof productViewSchema>;
 export type ProductListItem = z.output<typeof productListItemSchema>;
 export type HistoryEntryJson = z.output<typeof historyEntrySchema>;
