@@ -149,13 +149,17 @@ export class Storage extends Construct {
       comment: `Pixel Lab ${props.stage}: the dashboard's security headers`,
       securityHeadersBehavior: {
         contentSecurityPolicy: {
-          contentSecurityPolicy: dashboardContentSecurityPolicy([
-            // Browser uploads: the presigned POST goes to the raw bucket's virtual-hosted URL.
-            // Spelled from the bucket's name, not its attribute: the raw bucket's CORS rule already names this
-            // distribution, and the attribute would make the two depend on each other.
-            `https://${bucketName(props.stage, BUCKETS.raw)}.s3.${Aws.REGION}.${Aws.URL_SUFFIX}`,
-            ...(props.dashboardConnectSources ?? []),
-          ]),
+          contentSecurityPolicy: dashboardContentSecurityPolicy(
+            [
+              // Browser uploads: the presigned POST goes to the raw bucket's virtual-hosted URL.
+              // Spelled from the bucket's name, not its attribute: the raw bucket's CORS rule already names this
+              // distribution, and the attribute would make the two depend on each other.
+              rawBucketOrigin(props.stage),
+              ...(props.dashboardConnectSources ?? []),
+            ],
+            // The seller's original photo, beside its variants: a presigned GET of the raw bucket.
+            [rawBucketOrigin(props.stage)],
+          ),
           override: true,
         },
         strictTransportSecurity: {
@@ -230,17 +234,25 @@ export class Storage extends Construct {
   }
 }
 
+/** The raw bucket's regional virtual-hosted origin, where presigned POSTs and GETs of originals go. */
+const rawBucketOrigin = (stage: string): string =>
+  `https://${bucketName(stage, BUCKETS.raw)}.s3.${Aws.REGION}.${Aws.URL_SUFFIX}`;
+
 /**
  * The dashboard's content security policy: its own origin for everything, plus `connectSources` for fetch
  * (the API, managed login's token endpoint, the raw bucket for uploads). No inline script or style: Vite's
- * build emits neither. Images come from this same distribution (`'self'`); `data:` for inline icons.
+ * build emits neither. Images come from this same distribution (`'self'`), `data:` for inline icons, and
+ * `imageSources` (the raw bucket, for the seller's original photo).
  */
-export const dashboardContentSecurityPolicy = (connectSources: string[]): string =>
+export const dashboardContentSecurityPolicy = (
+  connectSources: string[],
+  imageSources: string[] = [],
+): string =>
   [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    ["img-src 'self' data:", ...imageSources].join(" "),
     `connect-src 'self' ${connectSources.join(" ")}`,
     "frame-ancestors 'none'",
     "base-uri 'self'",

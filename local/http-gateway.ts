@@ -65,10 +65,11 @@ const CONTENT_TYPES: Record<string, string> = {
 /**
  * The dashboard's pages are the only HTML the gateway serves; they load scripts, styles and data from this
  * origin alone (enhanced images included: `/assets/`), and send photos to the storage's origin alone (the
- * presigned POSTs' `url`: the S3 emulator's, `S3_PUBLIC_ENDPOINT`), which `connect-src` names when known.
+ * presigned POSTs' `url`: the S3 emulator's, `S3_PUBLIC_ENDPOINT`), which `connect-src` names when known;
+ * `img-src` names it too, for the seller's original photo (a presigned GET of the same storage).
  */
 const dashboardHeaders = (uploadOrigin: string | undefined) => ({
-  "content-security-policy": `default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'${uploadOrigin ? ` ${uploadOrigin}` : ""}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'`,
+  "content-security-policy": `default-src 'self'; img-src 'self' data:${uploadOrigin ? ` ${uploadOrigin}` : ""}; style-src 'self'; script-src 'self'; connect-src 'self'${uploadOrigin ? ` ${uploadOrigin}` : ""}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'`,
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
 });
