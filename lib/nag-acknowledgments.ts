@@ -33,6 +33,10 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
   const assetObjects = iam5(
     `arn:<AWS::Partition>:s3:::cdk-${qualifier}-assets-<AWS::AccountId>-<AWS::Region>/*`,
   );
+  const pushApi = application.push.webSocketApi.node.defaultChild as CfnElement;
+  const pushConnections = iam5(
+    `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${application.getLogicalId(pushApi)}>/live/*/@connections/*`,
+  );
   const deployment = application.dashboard;
   const deploymentRole = deployment.pages.handlerRole;
   const ofDeployment =
@@ -151,6 +155,20 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
         handler === "health"
           ? "GET /health is public by design: uptime checks call it without a token. It answers only whether the database, buckets and queue respond (and how fast), never product or user data; the stage's throttle bounds how often anyone can call it."
           : "GET /openapi.json is public by design: it is the API's description (paths and schemas, the same for every caller), so clients and docs can be built before anyone signs in; it returns no data, and every route it describes that does needs a token.",
+    })),
+    {
+      scope: application,
+      id: pushConnections,
+      reason:
+        "Posting a change to open dashboards needs execute-api:ManageConnections on the push API's connections; connection ids are made by API Gateway per page, so the grant is that one API's stage's @connections/*, given to the worker, the reconciler and the two review functions alone (aws-cdk-lib's grantManagementApiAccess).",
+    },
+    ...(["disconnect", "message"] as const).map((handler) => ({
+      scope: application.push.webSocketApi.node.findChild(
+        handler === "disconnect" ? "$disconnect-Route" : "$default-Route",
+      ),
+      id: "AwsSolutions-APIG4",
+      reason:
+        "API Gateway authorises a WebSocket once, at $connect (here with the Lambda authorizer verifying the user pool's token); $disconnect and $default belong to a connection already admitted and cannot carry an authorizer. $default only accepts the page's pings.",
     })),
     {
       scope: identity.userPool,

@@ -1,6 +1,6 @@
 import { Aws, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "../lambdas/names.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES, ENV } from "../lambdas/names.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { Dashboard } from "./dashboard.ts";
@@ -8,6 +8,7 @@ import { Database } from "./database.ts";
 import { GeminiKey, type GeminiTuning } from "./gemini-key.ts";
 import { Identity, loginBaseUrl } from "./identity.ts";
 import { Migrations } from "./migrations.ts";
+import { Push } from "./push.ts";
 import { Queueing } from "./queueing.ts";
 import { Reconciler } from "./reconciler.ts";
 import { runtimeEnvironment } from "./runtime-environment.ts";
@@ -52,6 +53,8 @@ export class DataStack extends Stack {
       // named here: any HTTP API of this account's region, with managed login's token endpoint.
       dashboardConnectSources: [
         `https://*.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`,
+        // The push WebSocket API's stage.
+        `wss://*.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`,
         loginBaseUrl(settings.stage),
       ],
     });
@@ -75,12 +78,21 @@ export class AppStack extends Stack {
   readonly migrations: Migrations;
   readonly reconciler: Reconciler;
   readonly dashboard: Dashboard;
+  readonly push: Push;
 
   constructor(scope: Construct, id: string, settings: PixelLabSettings, data: DataStack, props?: StackProps) {
     super(scope, id, props);
     const { storage, queueing, database, identity, geminiKey } = data;
-    const environment = runtimeEnvironment(settings.stage, storage, queueing.queue, database);
-    this.migrations = new Migrations(this, "Migrations", { database, environment });
+    const baseEnvironment = runtimeEnvironment(settings.stage, storage, queueing.queue, database);
+    this.migrations = new Migrations(this, "Migrations", { database, environment: baseEnvironment });
+    this.push = new Push(this, "Push", {
+      stage: settings.stage,
+      database,
+      identity,
+      environment: baseEnvironment,
+    });
+    // Whatever changes a product posts the change to open dashboards through the push API's endpoint.
+    const environment = { ...baseEnvironment, [ENV.pushEndpoint]: this.push.callbackUrl };
     this.api = new Api(this, "Api", {
       stage: settings.stage,
       storage,
@@ -105,10 +117,19 @@ export class AppStack extends Stack {
       database,
       environment,
     });
+    for (const publisher of [
+      this.worker.function,
+      this.reconciler.function,
+      this.api.functions["review-product"],
+      this.api.functions["review-products"],
+    ]) {
+      this.push.grantManagement(publisher);
+    }
     this.dashboard = new Dashboard(this, "Dashboard", {
       storage,
       config: {
         apiUrl: this.api.url,
+        pushUrl: this.push.url,
         signIn: "cognito",
         userPoolId: identity.userPool.userPoolId,
         clientId: identity.dashboardClient.userPoolClientId,
@@ -139,6 +160,10 @@ export class AppStack extends Stack {
     new CfnOutput(this, "UserPoolDomainUrl", {
       value: identity.domainUrl,
       description: "Base URL of Cognito's managed login (/oauth2/authorize, /oauth2/token, /logout)",
+    });
+    new CfnOutput(this, "PushUrl", {
+      value: this.push.url,
+      description: "The WebSocket the dashboard connects to for live progress (?token=<access token>)",
     });
     new CfnOutput(this, "DashboardUrl", {
       value: `${storage.assetsBaseUrl}/`,

@@ -11,6 +11,7 @@ import {
   ENHANCED_PREFIX,
   ENV,
   GEMINI_SETTINGS,
+  PUSH,
   QUEUES,
   RAW_PREFIX,
   RECONCILE_SETTINGS,
@@ -61,6 +62,8 @@ const importOf = (construct: { node: { defaultChild?: unknown } }) => ({
 const identity = () => built.data.identity;
 
 const SIGNED_IN_ROUTES = ROUTES.filter((route) => route.access === "signed-in");
+/** Our functions: one per route, the worker, the reconciler, the migration runner, and push's authorizer and routes. */
+const OUR_FUNCTIONS = ROUTES.length + 3 + 1 + PUSH.routes.length;
 const PUBLIC_ROUTES = ROUTES.filter((route) => route.access === "public");
 
 const resourcesOf = (template: Template, type: string) =>
@@ -197,15 +200,15 @@ describe("storage and CDN", () => {
   });
 
   it("gives every Lambda of ours the CloudFront domain as the base of image URLs", () => {
-    // Ours: a function per route, the worker, the reconciler and the migration runner (the CDK's own
-    // helpers, the Provider framework and the bucket-notification handler, read no images).
+    // Ours: a function per route, the worker, the reconciler, the migration runner and push's (the CDK's
+    // own helpers, the Provider framework and the bucket-notification handler, read no images).
     const ours = resourcesOf(app, "AWS::Lambda::Function").filter(
       (fn) =>
         (fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[
           ENV.stage
         ],
     );
-    expect(ours).toHaveLength(ROUTES.length + 3);
+    expect(ours).toHaveLength(OUR_FUNCTIONS);
     const baseUrls = ours.map((fn) =>
       JSON.stringify(
         (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables[ENV.assetsBaseUrl],
@@ -422,6 +425,9 @@ describe("dashboard hosting", () => {
     expect(resolved.apiUrl).toBe(JSON.stringify({ "Fn::GetAtt": [api, "ApiEndpoint"] }).replaceAll('"', "'"));
     expect(resolved.userPoolId).toMatch(new RegExp(exportOf(identity().userPool).slice(1, -1)));
     expect(resolved.clientId).toMatch(new RegExp(exportOf(identity().dashboardClient).slice(1, -1)));
+    expect(resolved.pushUrl).toMatch(
+      new RegExp(`^wss://.*${logicalIdOf(built.application.push.webSocketApi)}.*execute-api.*/live$`),
+    );
     expect(resolved.domainUrl).toMatch(
       new RegExp(
         `^https://.*${exportOf(identity().domain).slice(1, -1)}.*\\.auth\\..*\\.amazoncognito\\.com$`,
@@ -590,6 +596,9 @@ describe("database users", () => {
       ...Object.values(built.application.api.functions),
       built.application.worker.function,
       built.application.reconciler.function,
+      // Push's $connect and $disconnect keep connections; its authorizer and $default never touch the database.
+      built.application.push.functions.connect,
+      built.application.push.functions.disconnect,
     ].map(logicalIdOf);
 
   it("keeps the app user's own secret beside the admin's, attached to the cluster", () => {
@@ -875,7 +884,7 @@ describe("functions", () => {
         (fn.Properties.Runtime as string | undefined)?.startsWith("nodejs") &&
         fn.Properties.Handler === "index.handler",
     );
-    expect(functions.length).toBe(ROUTES.length + 3);
+    expect(functions.length).toBe(OUR_FUNCTIONS);
     for (const fn of functions)
       expect(fn.Properties).toMatchObject({ Runtime: "nodejs24.x", Architectures: ["arm64"] });
   });
@@ -959,7 +968,7 @@ describe("CORS", () => {
         (fn) =>
           (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables[ENV.allowedOrigins],
       );
-    expect(origins).toEqual(Array(ROUTES.length + 3).fill(DASHBOARD));
+    expect(origins).toEqual(Array(OUR_FUNCTIONS).fill(DASHBOARD));
   });
 
   it("refuses a wildcard origin", () => {
@@ -1181,22 +1190,33 @@ describe("identity (Cognito)", () => {
   });
 });
 
+/** The resources of one API Gateway v2 API (the HTTP API's, or the push WebSocket API's), by logical id. */
+const resourcesOfApi = (type: string, api: { node: { defaultChild?: unknown } }) =>
+  Object.fromEntries(
+    Object.entries(app.findResources(type)).filter(
+      ([, resource]) =>
+        JSON.stringify((resource as { Properties: { ApiId?: unknown } }).Properties.ApiId) ===
+        JSON.stringify({ Ref: logicalIdOf(api) }),
+    ),
+  ) as Record<string, { Properties: Record<string, unknown> }>;
+
 describe("HTTP API", () => {
+  const httpApi = () => built.application.api.httpApi;
   const authorizerId = () => {
-    const ids = Object.keys(app.findResources("AWS::ApiGatewayV2::Authorizer"));
+    const ids = Object.keys(resourcesOfApi("AWS::ApiGatewayV2::Authorizer", httpApi()));
     if (ids.length !== 1) throw new Error(`expected one authorizer, found ${ids.length}`);
     return ids[0];
   };
 
   it("has exactly the routes of the shared route table", () => {
-    app.resourceCountIs("AWS::ApiGatewayV2::Route", ROUTES.length);
+    expect(Object.keys(resourcesOfApi("AWS::ApiGatewayV2::Route", httpApi()))).toHaveLength(ROUTES.length);
     for (const route of ROUTES) {
       app.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: `${route.method} ${route.path}` });
     }
   });
 
   it("has one authorizer: JWT, accepting tokens of the user pool issued to the dashboard's client", () => {
-    app.resourceCountIs("AWS::ApiGatewayV2::Authorizer", 1);
+    expect(Object.keys(resourcesOfApi("AWS::ApiGatewayV2::Authorizer", httpApi()))).toHaveLength(1);
     app.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
       AuthorizerType: "JWT",
       JwtConfiguration: {
@@ -1241,7 +1261,7 @@ describe("HTTP API", () => {
         AuthorizerId: Match.absent(),
       });
     }
-    const open = resourcesOf(app, "AWS::ApiGatewayV2::Route")
+    const open = Object.values(resourcesOfApi("AWS::ApiGatewayV2::Route", httpApi()))
       .filter((route) => route.Properties.AuthorizationType !== "JWT")
       .map((route) => route.Properties.RouteKey)
       .sort();
@@ -1273,6 +1293,115 @@ describe("HTTP API", () => {
       DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp("requestId") },
     });
+  });
+});
+
+describe("push (WebSocket API)", () => {
+  const push = () => built.application.push;
+  const routes = () => Object.values(resourcesOfApi("AWS::ApiGatewayV2::Route", push().webSocketApi));
+  const functionOf = (fn: { node: { defaultChild?: unknown } }) =>
+    app.findResources("AWS::Lambda::Function")[logicalIdOf(fn)] as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    };
+  /** Roles whose policies allow posting to the push API's connections. */
+  const managingRoles = () =>
+    resourcesOf(app, "AWS::IAM::Policy")
+      .filter((policy) =>
+        JSON.stringify(policy.Properties.PolicyDocument).includes("execute-api:ManageConnections"),
+      )
+      .flatMap((policy) => policy.Properties.Roles as unknown[])
+      .map((role) => JSON.stringify(role))
+      .sort();
+  const roleOf = (fn: { role?: { node: { defaultChild?: unknown } } | undefined }) => {
+    if (!fn.role) throw new Error("the function has no role");
+    return JSON.stringify({ Ref: logicalIdOf(fn.role) });
+  };
+
+  it("has the routes of the shared table, each integrated with its own function", () => {
+    expect(
+      routes()
+        .map((route) => route.Properties.RouteKey)
+        .sort(),
+    ).toEqual(PUSH.routes.map((route) => route.routeKey).sort());
+    const integrations = resourcesOfApi("AWS::ApiGatewayV2::Integration", push().webSocketApi);
+    for (const route of PUSH.routes) {
+      const found = routes().find((candidate) => candidate.Properties.RouteKey === route.routeKey);
+      const target = JSON.stringify(found?.Properties.Target);
+      const [, integration] = Object.entries(integrations).find(([id]) => target.includes(id)) ?? [];
+      expect(JSON.stringify(integration?.Properties.IntegrationUri), route.routeKey).toContain(
+        logicalIdOf(push().functions[route.handler]),
+      );
+    }
+  });
+
+  it("authorises $connect alone, with a Lambda authorizer reading the token from the query string", () => {
+    const authorizers = Object.values(resourcesOfApi("AWS::ApiGatewayV2::Authorizer", push().webSocketApi));
+    expect(authorizers).toHaveLength(1);
+    expect(authorizers[0]?.Properties).toMatchObject({
+      AuthorizerType: "REQUEST",
+      IdentitySource: [`route.request.querystring.${PUSH.tokenParameter}`],
+    });
+    expect(JSON.stringify(authorizers[0]?.Properties.AuthorizerUri)).toContain(
+      logicalIdOf(push().authorizerFunction),
+    );
+    const byKey = Object.fromEntries(routes().map((route) => [route.Properties.RouteKey, route.Properties]));
+    expect(byKey.$connect?.AuthorizationType).toBe("CUSTOM");
+    // API Gateway authorises a WebSocket at $connect only: the other routes belong to an admitted connection.
+    expect(byKey.$disconnect?.AuthorizationType ?? "NONE").toBe("NONE");
+    expect(byKey.$default?.AuthorizationType ?? "NONE").toBe("NONE");
+  });
+
+  it("verifies the token with the user pool and client ids, as the HTTP API's functions do", () => {
+    expect(functionOf(push().authorizerFunction).Properties.Environment.Variables).toMatchObject({
+      [ENV.userPoolId]: {
+        "Fn::ImportValue": expect.stringMatching(new RegExp(exportOf(identity().userPool))),
+      },
+      [ENV.userPoolClientId]: {
+        "Fn::ImportValue": expect.stringMatching(new RegExp(exportOf(identity().dashboardClient))),
+      },
+    });
+  });
+
+  it("throttles and writes access logs on its stage, without the token", () => {
+    const stages = Object.values(resourcesOfApi("AWS::ApiGatewayV2::Stage", push().webSocketApi));
+    expect(stages).toHaveLength(1);
+    expect(stages[0]?.Properties).toMatchObject({
+      StageName: "live",
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: {
+        DestinationArn: expect.anything(),
+        Format: expect.stringContaining("connectionId"),
+      },
+    });
+    expect(JSON.stringify(stages[0]?.Properties.AccessLogSettings)).not.toContain("querystring");
+  });
+
+  it("lets exactly the worker, the reconciler and the review functions post to connections", () => {
+    const { worker, reconciler, api } = built.application;
+    expect(managingRoles()).toEqual(
+      [
+        roleOf(worker.function),
+        roleOf(reconciler.function),
+        roleOf(api.functions["review-product"]),
+        roleOf(api.functions["review-products"]),
+      ].sort(),
+    );
+    for (const fn of [worker.function, reconciler.function, api.functions["review-product"]]) {
+      expect(JSON.stringify(functionOf(fn).Properties.Environment.Variables[ENV.pushEndpoint])).toMatch(
+        new RegExp(`https://.*${logicalIdOf(push().webSocketApi)}.*execute-api.*/live`),
+      );
+    }
+  });
+
+  it("tells the dashboard where to connect, and lets its page connect there", () => {
+    app.hasOutput("PushUrl", {
+      Value: Match.objectLike({
+        "Fn::Join": ["", Match.arrayWith(["wss://", { Ref: logicalIdOf(push().webSocketApi) }])],
+      }),
+    });
+    const csp = JSON.stringify(resourcesOf(data, "AWS::CloudFront::ResponseHeadersPolicy"));
+    expect(csp).toContain("wss://*.execute-api.");
   });
 });
 
@@ -1422,9 +1551,17 @@ describe("cdk-nag (AWS Solutions)", () => {
     const { findings, appStack, dataStack } = findingsWithout(["AwsSolutions-APIG4", "AwsSolutions-COG8"]);
     expect(PUBLIC_ROUTES.length).toBeGreaterThan(0);
     expect(findings).toEqual({
-      "AwsSolutions-APIG4": PUBLIC_ROUTES.map(
-        (route) => (appStack.api.routes[route.handler].node.defaultChild as CfnElement).node.path,
-      ).sort(),
+      "AwsSolutions-APIG4": [
+        ...PUBLIC_ROUTES.map(
+          (route) => (appStack.api.routes[route.handler].node.defaultChild as CfnElement).node.path,
+        ),
+        // A WebSocket is authorised at $connect; its other routes cannot take an authorizer.
+        ...["$disconnect", "$default"].map(
+          (routeKey) =>
+            (appStack.push.webSocketApi.node.findChild(`${routeKey}-Route`).node.defaultChild as CfnElement)
+              .node.path,
+        ),
+      ].sort(),
       "AwsSolutions-COG8": [(dataStack.identity.userPool.node.defaultChild as CfnElement).node.path],
     });
   }, 120_000);
@@ -1461,14 +1598,19 @@ describe("cdk-nag (AWS Solutions)", () => {
     });
   }, 120_000);
 
-  it("acknowledges APIG4 on the public routes alone, each on its own route", () => {
+  it("acknowledges APIG4 on the public routes and push's routes after $connect alone, each on its own route", () => {
     const scopes = acknowledgments(built.data, built.application)
       .filter(({ id }) => id === "AwsSolutions-APIG4")
       .map(({ scope }) => scope.node.path)
       .sort();
     expect(PUBLIC_ROUTES.length).toBeGreaterThan(0);
     expect(scopes).toEqual(
-      PUBLIC_ROUTES.map((route) => built.application.api.routes[route.handler].node.path).sort(),
+      [
+        ...PUBLIC_ROUTES.map((route) => built.application.api.routes[route.handler].node.path),
+        ...["$disconnect", "$default"].map(
+          (routeKey) => built.application.push.webSocketApi.node.findChild(`${routeKey}-Route`).node.path,
+        ),
+      ].sort(),
     );
   });
 });
