@@ -4,9 +4,16 @@ import type { OutputFormat } from "./vocabulary.ts";
 
 export interface EncodeOptions {
   format: OutputFormat;
-  /** Target size in KB (1 KB = 1024 bytes), 50–2000: the output must never be above it and should be within 10% under it. */
+  /**
+   * A budget in KB (1 KB = 1024 bytes), 50–2000: the output is never above it. When the encode at the
+   * normal quality fits, that is the output ("fits-at-default"); only otherwise is a lower quality
+   * searched, landing within 10% under the budget. Never encoded above the normal quality to spend it.
+   */
   targetKb?: number;
-  /** Fixed quality when there is no target (defaults per format, in ENCODE_DEFAULTS). For PNG it asks for palette quantisation. */
+  /**
+   * The normal quality (defaults per format, in ENCODE_DEFAULTS): the quality without a target, and
+   * the ceiling of a target search. For PNG it asks for palette quantisation.
+   */
   quality?: number;
   /** AVIF effort 0–9 (default in ENCODE_DEFAULTS; AVIF is slow, keep it low). */
   avifEffort?: number;
@@ -31,24 +38,28 @@ export interface SizeMetadata {
   bytes: number;
   /** The quality of the returned encode (null for lossless PNG). */
   quality: number | null;
+  /** The normal quality: the encode without a target and the ceiling of the search (null: lossless PNG). */
+  normalQuality: number | null;
   /** How many encodes the search took, the stripe sample's included. */
   encodes: number;
   /** How many of them were of the stripe sample (each about a quarter of a whole encode). */
   sampleEncodes: number;
   attempts: SizeAttempt[];
   /**
+   * - "fits-at-default": the encode at the normal quality (lossless, for PNG) is at most the target:
+   *   it is the output, however far under the target, and no lower quality is searched.
    * - "met": at most the target and within 10% under it. Usually at full size; when one integer step of
    *   quality jumps over the whole window (q under it, q + 1 over it at full size), it is q + 1 at a
    *   slightly smaller size (scale ≥ 0.85, typically 0.93–0.98).
    * - "below-window": under the target by more than 10%, at full size: one quality step jumps over the
    *   whole window and no slightly smaller size of the step above landed in it (or the encode cap ended
    *   the search). The best full-size encode under the target.
-   * - "under-at-max-quality": even the top quality stays under the target (for PNG: lossless, or the
-   *   top palette quality when lossless is over the target).
-   * - "scaled-down": the lowest acceptable quality was still over the target, so the image was scaled down
-   *   (at that quality) until it fit.
+   * - "under-at-max-quality": PNG only: lossless is over the target and the top palette quality
+   *   under it by more than 10%.
+   * - "scaled-down": the lowest acceptable quality was still over the target (a whole encode, or the
+   *   stripe sample clearly), so the image was scaled down (at that quality) until it fit.
    */
-  outcome: "no-target" | "met" | "below-window" | "under-at-max-quality" | "scaled-down";
+  outcome: "no-target" | "fits-at-default" | "met" | "below-window" | "under-at-max-quality" | "scaled-down";
   /** Output width ÷ input width: 1 unless "scaled-down", or "met" across a quality step. */
   scale: number;
   /** The library that wrote the returned bytes, e.g. "mozjpeg", "libwebp", "libpng", "libheif/aom". */
@@ -70,17 +81,15 @@ interface FormatSettings {
   contentType: string;
   extension: string;
   encoder: string;
-  /** Quality without a target; null = lossless (PNG). */
+  /**
+   * The normal quality, part of each variant's recipe: the quality without a target, and the top of
+   * the target search (a budget is never spent on a quality above it). Null = lossless (PNG).
+   */
   quality: number | null;
   /** The quality floor of the target search: below it the image is scaled down instead. */
   minQuality: number;
-  /** The top of the target search. */
-  maxQuality: number;
-  /**
-   * Prior for the first probe: bytes per pixel of a typical photo at `search.referenceQuality`. Null for
-   * PNG, whose probes go in a fixed order: lossless, then the palette floor.
-   */
-  bytesPerPixel: number | null;
+  /** PNG only: the top of the palette search, under a lossless encode over the target. */
+  maxQuality?: number;
   /** Prior d ln(bytes) / d x, with x = −ln(101 − quality), until two encodes measure it. */
   slope: number;
   /**
@@ -139,13 +148,17 @@ export const ENCODE_DEFAULTS = {
     sampleEncodesPerRound: 6,
     sampleRounds: 2,
     /**
+     * When the sample predicts the quality floor's whole encode over the target by more than this
+     * factor (beyond the sample's error), that encode is not made: the scale search starts from the
+     * prediction, since only a smaller size can fit.
+     */
+    sampleClearlyOver: 1.15,
+    /**
      * Crossing a quality step that jumps over the window (integer steps are 10–22% apart at q 88–95):
      * up to 3 more encodes of q + 1 at a slightly smaller size, only if that size keeps ≥ 85% of the width.
      */
     stepCrossingEncodes: 3,
     stepCrossingMinScale: 0.85,
-    /** The quality at which `bytesPerPixel` priors are expressed. */
-    referenceQuality: 75,
     /** Measured slopes outside this range come from noise (two nearly equal encodes) and are clamped. */
     slopeRange: [0.15, 3],
     /**
@@ -163,8 +176,6 @@ export const ENCODE_DEFAULTS = {
       encoder: "mozjpeg",
       quality: 85,
       minQuality: 30,
-      maxQuality: 95,
-      bytesPerPixel: 0.05,
       slope: 0.9,
       sampleRatio: 0.99,
     },
@@ -174,8 +185,6 @@ export const ENCODE_DEFAULTS = {
       encoder: "libwebp",
       quality: 82,
       minQuality: 30,
-      maxQuality: 95,
-      bytesPerPixel: 0.032,
       slope: 0.9,
       sampleRatio: 0.94,
     },
@@ -185,8 +194,6 @@ export const ENCODE_DEFAULTS = {
       encoder: "libheif/aom",
       quality: 60,
       minQuality: 25,
-      maxQuality: 95,
-      bytesPerPixel: 0.063,
       slope: 1.2,
       sampleRatio: 0.95,
     },
@@ -197,7 +204,6 @@ export const ENCODE_DEFAULTS = {
       quality: null,
       minQuality: 50,
       maxQuality: 100,
-      bytesPerPixel: null,
       // Palette size barely moves with quality on photos: from an under-target floor, go to the top.
       slope: 0.05,
       sampleRatio: null,
@@ -209,6 +215,9 @@ export const ENCODE_DEFAULTS = {
 const PNG_PALETTE_ENCODER = "libimagequant+libpng";
 
 const settingsOf = (format: OutputFormat): FormatSettings => ENCODE_DEFAULTS.formats[format];
+
+/** One search's range of qualities: the format's floor up to the normal quality (the ceiling). */
+type SearchSettings = Omit<FormatSettings, "maxQuality"> & { maxQuality: number };
 
 const isIntegerIn = (value: number, min: number, max: number): boolean =>
   Number.isInteger(value) && value >= min && value <= max;
@@ -346,15 +355,6 @@ const qualityAt = (xValue: number): number => 101 - Math.exp(-xValue);
 const clamp = (value: number, [min, max]: readonly [number, number]): number =>
   Math.min(max, Math.max(min, value));
 
-/** The first probe: the quality at which a typical photo of this many pixels would land on the aim. */
-const firstProbe = (format: OutputFormat, pixels: number, targetBytes: number): number => {
-  const { slope, minQuality, maxQuality, bytesPerPixel } = settingsOf(format);
-  const { aim, referenceQuality } = ENCODE_DEFAULTS.search;
-  if (bytesPerPixel === null) return minQuality;
-  const predictedX = x(referenceQuality) + Math.log((aim * targetBytes) / (bytesPerPixel * pixels)) / slope;
-  return Math.round(clamp(qualityAt(predictedX), [minQuality, maxQuality]));
-};
-
 /**
  * The next integer quality to encode for `goal` bytes, strictly inside the bracket (under, over):
  * a secant step in (x(quality), ln bytes) between the bracket's ends when both are measured, else an
@@ -366,7 +366,7 @@ const nextQuality = (
   under: number,
   over: number,
   goal: number,
-  settings: FormatSettings,
+  settings: SearchSettings,
 ): number => {
   const { slopeRange } = ENCODE_DEFAULTS.search;
   const underBytes = measured.get(under);
@@ -400,7 +400,7 @@ const nextQuality = (
 const bracketOf = (
   measured: ReadonlyMap<number, number>,
   ceiling: number,
-  settings: FormatSettings,
+  settings: SearchSettings,
 ): { under: number; over: number } => {
   const under = Math.max(
     settings.minQuality - 1,
@@ -428,7 +428,7 @@ const qualityFromSample = async (
   measured: Map<number, number>,
   targetBytes: number,
   ratio: number,
-  settings: FormatSettings,
+  settings: SearchSettings,
 ): Promise<number> => {
   const { aim, sampleWindow, sampleEncodesPerRound } = ENCODE_DEFAULTS.search;
   const perWholeByte = sample.share / ratio;
@@ -454,31 +454,31 @@ const qualityFromSample = async (
     if (measured.size > 0 && (over - under <= 1 || encodes >= sampleEncodesPerRound)) {
       return nearestAim([...measured]);
     }
+    // The first probe is the normal quality: if it fits, it is the answer and nothing is searched.
     const quality =
-      measured.size === 0
-        ? firstProbe(encoder.format, sample.image.width * sample.image.height, goal / aim)
-        : nextQuality(measured, under, over, goal, settings);
+      measured.size === 0 ? settings.maxQuality : nextQuality(measured, under, over, goal, settings);
     measured.set(quality, await encoder.runSample(sample, quality));
   }
 };
 
 type QualitySearch =
   | { kind: "met"; best: Candidate }
-  | { kind: "under-at-max-quality"; best: Candidate }
+  | { kind: "fits-at-ceiling"; best: Candidate }
   | { kind: "over-at-min-quality"; bytes: number };
 
 /** What one whole-image encode at `quality` settles, if anything. */
 const settledBy = (
   candidate: Candidate,
   targetBytes: number,
-  settings: FormatSettings,
+  settings: SearchSettings,
 ): QualitySearch | undefined => {
   const bytes = candidate.body.length;
+  // The ceiling fitting ends the search however far under the target it is: the budget is not spent.
+  if (bytes <= targetBytes && candidate.quality === settings.maxQuality) {
+    return { kind: "fits-at-ceiling", best: candidate };
+  }
   if (bytes <= targetBytes && bytes >= ENCODE_DEFAULTS.search.lowerBound * targetBytes) {
     return { kind: "met", best: candidate };
-  }
-  if (bytes < targetBytes && candidate.quality === settings.maxQuality) {
-    return { kind: "under-at-max-quality", best: candidate };
   }
   if (bytes > targetBytes && candidate.quality === settings.minQuality)
     return { kind: "over-at-min-quality", bytes };
@@ -487,18 +487,18 @@ const settledBy = (
 
 /**
  * Integer quality in [minQuality, maxQuality] for the largest whole-image encode ≤ target, from
- * `start` (whole encodes already made, e.g. by the sample rounds) or else from `firstProbe`: secant
+ * `start` (whole encodes already made, e.g. by the sample rounds) or else from the ceiling: secant
  * steps (see `nextQuality`) inside the bracket [highest quality under the target, lowest quality over
- * it]. Stops in the window, at the max (under), at the min (over), when the bracket has no integer
+ * it]. Stops at the ceiling (under), in the window, at the min (over), when the bracket has no integer
  * left inside (one step jumps over the window) or at the encode cap.
  */
 const searchQuality = async (
   encoder: Encoder,
   image: RawImage,
   targetBytes: number,
+  settings: SearchSettings,
   start: { made: readonly Candidate[] } | { firstProbe: number },
 ): Promise<QualitySearch> => {
-  const settings = settingsOf(encoder.format);
   const { minQuality } = settings;
   const { aim, maxEncodes } = ENCODE_DEFAULTS.search;
   const measured = new Map<number, number>();
@@ -553,21 +553,28 @@ const searchQualityBySample = async (
   image: RawImage,
   sample: StripeSample,
   targetBytes: number,
+  settings: SearchSettings,
 ): Promise<QualitySearch> => {
-  const settings = settingsOf(encoder.format);
   const sampleBytes = new Map<number, number>();
   const whole: Candidate[] = [];
   let ratio = settings.sampleRatio ?? 1;
   for (let round = 0; round < ENCODE_DEFAULTS.search.sampleRounds; round += 1) {
     const quality = await qualityFromSample(encoder, sample, sampleBytes, targetBytes, ratio, settings);
     if (whole.some((candidate) => candidate.quality === quality)) break;
+    const predicted = ((sampleBytes.get(quality) as number) * ratio) / sample.share;
+    if (
+      quality === settings.minQuality &&
+      predicted > ENCODE_DEFAULTS.search.sampleClearlyOver * targetBytes
+    ) {
+      return { kind: "over-at-min-quality", bytes: predicted };
+    }
     const candidate = await encoder.run(image, quality, 1);
     whole.push(candidate);
     const settled = settledBy(candidate, targetBytes, settings);
     if (settled) return settled;
     ratio = (candidate.body.length * sample.share) / (sampleBytes.get(quality) as number);
   }
-  return searchQuality(encoder, image, targetBytes, { made: whole });
+  return searchQuality(encoder, image, targetBytes, settings, { made: whole });
 };
 
 /** The image resized to `scale` of its width (at least 1 px) and encoded; the candidate carries the scale its whole pixels give. */
@@ -584,7 +591,8 @@ const encodeScaled = async (
 };
 
 /**
- * The scale at the quality floor for the largest encode ≤ target: first bytes ∝ scale^1.8 (close to
+ * The scale at the quality floor for the largest encode ≤ target (`bytesAtFullSize` measured, or
+ * predicted by the stripe sample): first bytes ∝ scale^1.8 (close to
  * the square root of the size ratio), then the exponent measured by two encodes, then secant steps in
  * (ln width, ln bytes) inside the bracket [widest under the target, narrowest over it]. Each attempt
  * resizes the full-size pixels once (never an already-shrunk copy) and encodes that. The
@@ -701,8 +709,7 @@ const result = (
   format: OutputFormat,
   candidate: Candidate,
   encoder: Encoder,
-  targetBytes: number | null,
-  outcome: SizeMetadata["outcome"],
+  { targetBytes, normalQuality, outcome }: Pick<SizeMetadata, "targetBytes" | "normalQuality" | "outcome">,
 ): Encoded => {
   const settings = settingsOf(format);
   return {
@@ -717,6 +724,7 @@ const result = (
       targetBytes,
       bytes: candidate.body.length,
       quality: candidate.quality,
+      normalQuality,
       encodes: encoder.attempts.length,
       sampleEncodes: encoder.sampleEncodes,
       attempts: encoder.attempts,
@@ -741,40 +749,49 @@ export const encode = async (image: RawImage, options: EncodeOptions): Promise<E
   const settings = settingsOf(format);
   const encoder = createEncoder(format, options.avifEffort ?? ENCODE_DEFAULTS.avifEffort);
   const prepared = await prepare(image, options);
+  const normalQuality = options.quality ?? settings.quality;
+  const done = (candidate: Candidate, targetBytes: number | null, outcome: SizeMetadata["outcome"]) =>
+    result(format, candidate, encoder, { targetBytes, normalQuality, outcome });
 
-  if (options.targetKb === undefined) {
-    const candidate = await encoder.run(prepared, options.quality ?? settings.quality, 1);
-    return result(format, candidate, encoder, null, "no-target");
-  }
+  if (options.targetKb === undefined)
+    return done(await encoder.run(prepared, normalQuality, 1), null, "no-target");
 
   const targetBytes = Math.floor(options.targetKb * 1024);
   const { lowerBound } = ENCODE_DEFAULTS.search;
-  if (format === "png") {
+  const inWindow = (candidate: Candidate) => candidate.body.length >= lowerBound * targetBytes;
+  if (format === "png" && normalQuality === null) {
     const lossless = await encoder.run(prepared, null, 1);
-    if (lossless.body.length <= targetBytes) {
-      const outcome = lossless.body.length >= lowerBound * targetBytes ? "met" : "under-at-max-quality";
-      return result(format, lossless, encoder, targetBytes, outcome);
-    }
-    // Then the palette floor (see firstProbe): photos quantise to much the same size at any palette
-    // quality, so the floor settles at once whether a palette alone can reach the target.
+    if (lossless.body.length <= targetBytes) return done(lossless, targetBytes, "fits-at-default");
+    // Then the palette floor: photos quantise to much the same size at any palette quality, so the
+    // floor settles at once whether a palette alone can reach the target.
   }
 
+  const search: SearchSettings = {
+    ...settings,
+    // Lossy: the normal quality is the ceiling. PNG: lossless was over, so the palette's whole range.
+    maxQuality: normalQuality ?? settings.maxQuality ?? 100,
+    minQuality: Math.min(settings.minQuality, normalQuality ?? settings.minQuality),
+  };
   const sample = format === "png" ? undefined : stripeSample(prepared);
-  const search = sample
-    ? await searchQualityBySample(encoder, prepared, sample, targetBytes)
-    : await searchQuality(encoder, prepared, targetBytes, {
-        firstProbe: firstProbe(format, prepared.width * prepared.height, targetBytes),
+  const found = sample
+    ? await searchQualityBySample(encoder, prepared, sample, targetBytes, search)
+    : await searchQuality(encoder, prepared, targetBytes, search, {
+        firstProbe: format === "png" && normalQuality === null ? search.minQuality : search.maxQuality,
       });
-  if (search.kind === "met") {
-    const inWindow = (candidate: Candidate) => candidate.body.length >= lowerBound * targetBytes;
-    const chosen =
-      inWindow(search.best) || format === "png"
-        ? search.best
-        : await refineAcrossStep(encoder, prepared, targetBytes, search.best);
-    return result(format, chosen, encoder, targetBytes, inWindow(chosen) ? "met" : "below-window");
+  switch (found.kind) {
+    case "fits-at-ceiling":
+      if (found.best.quality === normalQuality) return done(found.best, targetBytes, "fits-at-default");
+      return done(found.best, targetBytes, inWindow(found.best) ? "met" : "under-at-max-quality");
+    case "met": {
+      const chosen =
+        inWindow(found.best) || format === "png"
+          ? found.best
+          : await refineAcrossStep(encoder, prepared, targetBytes, found.best);
+      return done(chosen, targetBytes, inWindow(chosen) ? "met" : "below-window");
+    }
+    case "over-at-min-quality": {
+      const scaled = await searchScale(encoder, prepared, targetBytes, search.minQuality, found.bytes);
+      return done(scaled, targetBytes, "scaled-down");
+    }
   }
-  if (search.kind === "under-at-max-quality")
-    return result(format, search.best, encoder, targetBytes, search.kind);
-  const scaled = await searchScale(encoder, prepared, targetBytes, settings.minQuality, search.bytes);
-  return result(format, scaled, encoder, targetBytes, "scaled-down");
 };

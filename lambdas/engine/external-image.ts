@@ -388,7 +388,7 @@ const encodeWithPacket = async (
   const attempts = [...searched.size.attempts];
   if (body.length > targetBytes) {
     // PNG's lossless encode (quality null) steps down to its top palette quality.
-    let quality = searched.size.quality ?? settings.maxQuality + 1;
+    let quality = searched.size.quality ?? ENCODE_DEFAULTS.formats.png.maxQuality + 1;
     let sized =
       searched.size.scale < 1 ? await fitInside(image, Math.max(searched.width, searched.height)) : image;
     while (body.length > targetBytes) {

@@ -17,7 +17,11 @@ export const variantSpecSchema = z
       .int("must be a whole number of KB")
       .min(50, "must be at least 50")
       .max(2000, "must be at most 2000")
-      .optional(),
+      .optional()
+      .meta({
+        description:
+          "a budget in KB (1 KB = 1024 bytes): the output is never larger. When the encode at the format's normal quality (JPEG 85, WebP 82, AVIF 60, PNG lossless) fits, that is the output, however far under the budget (size_metadata outcome fits-at-default); only otherwise is a lower quality searched, landing within 10% under the budget, or the image scaled down when even the lowest quality is over. Never encoded above the normal quality to spend the budget.",
+      }),
     maxSide: z.number().int().min(16, "must be at least 16").max(4096, "must be at most 4096").optional(),
   })
   .strict();

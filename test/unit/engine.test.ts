@@ -230,16 +230,23 @@ describe("BACKGROUND_REMOVE", () => {
 });
 
 describe("OPTIMIZE", () => {
-  it("meets a WebP target size: never above it, within 10% under", async () => {
-    const result = await render("LadyBird.jpg", [
+  it("treats a WebP target size as a budget: the normal quality when it fits, else within 10% under", async () => {
+    const result = await render("Wood.jpg", [
       { name: "web", mode: "OPTIMIZE", format: "webp", targetKb: 200 },
+      { name: "tight", mode: "OPTIMIZE", format: "webp", targetKb: 50 },
     ]);
     const web = only(result.variants[0]);
     expect(web.encoded.format).toBe("webp");
+    expect(Math.max(web.encoded.width, web.encoded.height)).toBe(1600);
+    // A 1600 px photo at WebP's normal quality is well under 200 KB: that encode is the output.
     expect(web.encoded.bytes).toBeLessThanOrEqual(200 * 1024);
-    expect(web.encoded.size.outcome).toBe("met");
-    expect(web.encoded.bytes).toBeGreaterThanOrEqual(180 * 1024);
-    expect(Math.max(web.encoded.width, web.encoded.height)).toBeLessThanOrEqual(1600);
+    expect(web.encoded.size).toMatchObject({ outcome: "fits-at-default", quality: 82, normalQuality: 82 });
+    // At 50 KB the normal quality is over: searched below it, into the window.
+    const tight = only(result.variants[1]);
+    expect(tight.encoded.bytes).toBeLessThanOrEqual(50 * 1024);
+    expect(tight.encoded.bytes).toBeGreaterThanOrEqual(0.9 * 50 * 1024);
+    expect(tight.encoded.size.outcome).toBe("met");
+    expect(tight.encoded.size.quality).toBeLessThan(82);
   });
 });
 
