@@ -464,6 +464,7 @@ export const finishExternalImage = async (
         decoded,
         await assessBackground(decoded),
         PROFILES[spec.profile ?? "amazon"],
+        spec.fullSide,
       );
       if (framed.kind === "rendered") image = framed.image;
     }

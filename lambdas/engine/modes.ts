@@ -34,6 +34,13 @@ export const RECIPES = {
     maxSide: 2000,
     sharpenSigma: 0.6,
   },
+  standardize: {
+    /**
+     * The most STANDARDIZE enlarges a product that lacks the pixels for the profile's smallest side:
+     * beyond it the canvas shrinks instead (and the compliance report says the side is short).
+     */
+    maxEnlargement: 2,
+  },
   backgroundRemove: {
     /** RGB distance from the border colour within which a pixel joined to the border is background. */
     tolerance: 28,
@@ -64,6 +71,8 @@ export interface ModeContext {
   keepAlpha: boolean;
   /** Longest side the output is wanted at (thumbnails, web copies). */
   maxSide?: number | undefined;
+  /** STANDARDIZE and FULL: always the profile's full side, enlarging the product as far as it takes. */
+  fullSide?: boolean | undefined;
 }
 
 const luminance = (r: number, g: number, b: number) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
@@ -283,13 +292,42 @@ export const removeBackground = (
 };
 
 /**
+ * The square's side for a product whose longest side is `productLongest` px, and why. No invented
+ * pixels: the profile's side when the product has the pixels to fill it; else the side at which the
+ * product keeps its own size, but at least the profile's smallest accepted side; the product enlarged
+ * at most `maxEnlargement`×, the canvas shrinking below the smallest side rather than enlarging more.
+ * `fullSide` asks for the profile's side whatever it takes.
+ */
+export const standardCanvas = (
+  productLongest: number,
+  profile: Profile,
+  fullSide = false,
+): { side: number; why: string } => {
+  const atProductSize = Math.ceil(productLongest / profile.fill);
+  if (fullSide) return { side: profile.side, why: "the full side, as the variant asks" };
+  if (atProductSize >= profile.side) return { side: profile.side, why: "the profile's side" };
+  if (atProductSize >= profile.minSide) {
+    return { side: atProductSize, why: `the product's own ${productLongest} px, not enlarged` };
+  }
+  const mostEnlarged = Math.floor((RECIPES.standardize.maxEnlargement * productLongest) / profile.fill);
+  if (mostEnlarged >= profile.minSide) {
+    return { side: profile.minSide, why: `the smallest side ${profile.name} accepts` };
+  }
+  return {
+    side: mostEnlarged,
+    why: `the product's ${productLongest} px enlarged ${RECIPES.standardize.maxEnlargement}× at most, short of the ${profile.minSide} px ${profile.name} asks for`,
+  };
+};
+
+/**
  * Trims the near-uniform border around the product, scales the product to the profile's fill of a
- * square canvas, and pads the square with pure white.
+ * square canvas (see `standardCanvas` for its side), and pads the square with pure white.
  */
 export const standardize = async (
   image: RawImage,
   background: BackgroundReport,
   profile: Profile,
+  fullSide = false,
 ): Promise<ModeResult> => {
   const box = background.uniform
     ? background.productBox
@@ -301,12 +339,14 @@ export const standardize = async (
       operations: [],
     };
   }
-  const productSide = Math.round(profile.side * profile.fill);
+  const canvas = standardCanvas(Math.max(box.width, box.height), profile, fullSide);
+  const side = canvas.side;
+  const productSide = Math.round(side * profile.fill);
   const scale = productSide / Math.max(box.width, box.height);
   const width = Math.max(1, Math.round(box.width * scale));
   const height = Math.max(1, Math.round(box.height * scale));
-  const left = Math.floor((profile.side - width) / 2);
-  const top = Math.floor((profile.side - height) / 2);
+  const left = Math.floor((side - width) / 2);
+  const top = Math.floor((side - height) / 2);
   const white = { r: 255, g: 255, b: 255, alpha: 1 };
   const squared = await toRaw(
     fromRaw(image)
@@ -316,8 +356,8 @@ export const standardize = async (
       .extend({
         left,
         top,
-        right: profile.side - width - left,
-        bottom: profile.side - height - top,
+        right: side - width - left,
+        bottom: side - height - top,
         background: white,
       }),
   );
@@ -333,8 +373,8 @@ export const standardize = async (
       },
       {
         operation: "standardize",
-        reason: `product ${width}×${height} centred on a white ${profile.side}×${profile.side} square (${profile.name})`,
-        parameters: { profile: profile.name, side: profile.side, fill: profile.fill },
+        reason: `product ${width}×${height} (×${scale.toFixed(2)}) centred on a white ${side}×${side} square (${profile.name}: ${canvas.why})`,
+        parameters: { profile: profile.name, side, fill: profile.fill, scale: Number(scale.toFixed(3)) },
       },
     ],
   };
@@ -412,7 +452,7 @@ const single = async (mode: Mode, image: RawImage, context: ModeContext): Promis
     case "BACKGROUND_REMOVE":
       return removeBackground(image, context.background, context.keepAlpha);
     case "STANDARDIZE":
-      return standardize(image, context.background, PROFILES[context.profile ?? "amazon"]);
+      return standardize(image, context.background, PROFILES[context.profile ?? "amazon"], context.fullSide);
     case "OPTIMIZE": {
       const maxSide = context.maxSide ?? RECIPES.optimize.maxSide;
       return {

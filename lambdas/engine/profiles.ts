@@ -10,7 +10,7 @@ import type { OutputFormat, ProfileName } from "./vocabulary.ts";
  */
 export interface Profile {
   name: ProfileName;
-  /** The square's side the STANDARDIZE mode produces. */
+  /** The square's preferred side: STANDARDIZE produces it when the product has the pixels (see standardCanvas). */
   side: number;
   /** The smallest longest side the marketplace accepts. */
   minSide: number;

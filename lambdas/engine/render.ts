@@ -107,6 +107,7 @@ const renderVariant = async (
     profile: spec.profile,
     keepAlpha,
     maxSide: spec.maxSide,
+    fullSide: spec.fullSide,
   });
   if (result.kind === "skipped") {
     return {

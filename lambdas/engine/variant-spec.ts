@@ -23,6 +23,10 @@ export const variantSpecSchema = z
           "a budget in KB (1 KB = 1024 bytes): the output is never larger. When the encode at the format's normal quality (JPEG 85, WebP 82, AVIF 60, PNG lossless) fits, that is the output, however far under the budget (size_metadata outcome fits-at-default); only otherwise is a lower quality searched, landing within 10% under the budget, or the image scaled down when even the lowest quality is over. Never encoded above the normal quality to spend the budget.",
       }),
     maxSide: z.number().int().min(16, "must be at least 16").max(4096, "must be at most 4096").optional(),
+    fullSide: z.boolean({ error: "must be true or false" }).optional().meta({
+      description:
+        "STANDARDIZE and FULL: always the profile's full side (2000 px for amazon), enlarging a small product as far as that takes. Without it the square is the profile's side only when the product has the pixels for it, else the side at which the product keeps its own size (at least the profile's smallest accepted side, the product enlarged at most 2x).",
+    }),
   })
   .strict();
 

@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeMaster, readHeader } from "../../lambdas/engine/decode.ts";
-import { applyMode, type ModeContext, planAuto } from "../../lambdas/engine/modes.ts";
+import { applyMode, type ModeContext, planAuto, standardCanvas } from "../../lambdas/engine/modes.ts";
+import { PROFILES } from "../../lambdas/engine/profiles.ts";
 import { assessBackground, assessQuality } from "../../lambdas/engine/quality.ts";
 import { type RawImage, toRaw } from "../../lambdas/engine/raw-image.ts";
 import { type RenderedVariant, renderVariantSet } from "../../lambdas/engine/render.ts";
@@ -66,27 +67,84 @@ beforeAll(async () => {
     .toBuffer();
 });
 
+/** The decoded output's border pixels (corners and edge middles) of a square of `side`. */
+const borderPixels = async (body: Buffer, side: number) => {
+  const decoded = await sharp(body).raw().toBuffer({ resolveWithObject: true });
+  const image: RawImage = { data: decoded.data, width: side, height: side, channels: 3 };
+  const last = side - 1;
+  const middle = Math.floor(side / 2);
+  return [
+    [0, 0],
+    [last, 0],
+    [0, last],
+    [last, last],
+    [middle, 0],
+    [0, middle],
+  ].map(([x, y]) => pixel(image, x as number, y as number));
+};
+
+describe("STANDARDIZE's canvas: no invented pixels", () => {
+  it("is the profile's side when the product has the pixels, else its own size, at least the smallest side", () => {
+    const { amazon, shopify } = PROFILES;
+    // 85% of 2000 is 1700 px: a product at least that long fills the preferred side.
+    expect(standardCanvas(1800, amazon).side).toBe(2000);
+    expect(standardCanvas(1700, amazon).side).toBe(2000);
+    // Between: the side at which the product keeps its own pixels (1200 / 0.85, rounded up).
+    expect(standardCanvas(1200, amazon).side).toBe(1412);
+    // Under 850 px: Amazon's smallest side, 1000, the product enlarged up to 2× to fill 85% of it.
+    expect(standardCanvas(600, amazon).side).toBe(1000);
+    expect(standardCanvas(425, amazon).side).toBe(1000);
+    // Under 425 px, 2× is not enough: the canvas shrinks (the compliance report says so), the fill stays.
+    expect(standardCanvas(300, amazon).side).toBe(705);
+    expect(standardCanvas(600, shopify).side).toBe(800);
+    // A variant may ask for the full side whatever it takes.
+    expect(standardCanvas(300, amazon, true).side).toBe(2000);
+  });
+});
+
 describe("STANDARDIZE (amazon)", () => {
-  it("yields a 2000×2000 sRGB JPEG with a pure white border and a passing compliance report", async () => {
-    const result = await render("apple.jpg", [
+  it("yields a 2000×2000 sRGB JPEG for a photo with the pixels, white border, passing compliance", async () => {
+    const result = await render("LadyBird.jpg", [
       { name: "standard", mode: "STANDARDIZE", profile: "amazon", format: "jpeg" },
     ]);
     const standard = only(result.variants[0]);
     expect(standard.encoded).toMatchObject({ format: "jpeg", width: 2000, height: 2000 });
-    const decoded = await sharp(standard.encoded.body).raw().toBuffer({ resolveWithObject: true });
-    const image: RawImage = { data: decoded.data, width: 2000, height: 2000, channels: 3 };
-    for (const [x, y] of [
-      [0, 0],
-      [1999, 0],
-      [0, 1999],
-      [1999, 1999],
-      [1000, 0],
-      [0, 1000],
-    ] as const) {
-      expect(pixel(image, x, y)).toEqual([255, 255, 255]);
-    }
+    for (const colour of await borderPixels(standard.encoded.body, 2000))
+      expect(colour).toEqual([255, 255, 255]);
     expect(standard.compliance?.pass, JSON.stringify(standard.compliance)).toBe(true);
     expect((await sharp(standard.encoded.body).metadata()).space).toBe("srgb");
+  });
+
+  it("frames a 512 px product on Amazon's smallest side, enlarged under 2×, and still passes", async () => {
+    const result = await render("apple.jpg", [
+      { name: "standard", mode: "STANDARDIZE", profile: "amazon", format: "jpeg" },
+      { name: "full", mode: "STANDARDIZE", profile: "amazon", format: "jpeg", fullSide: true },
+    ]);
+    const standard = only(result.variants[0]);
+    expect(standard.encoded).toMatchObject({ format: "jpeg", width: 1000, height: 1000 });
+    const operation = standard.operations.find((step) => step.operation === "standardize");
+    expect(operation?.parameters?.scale).toBeLessThanOrEqual(2);
+    expect(operation?.reason).toContain("the smallest side amazon accepts");
+    for (const colour of await borderPixels(standard.encoded.body, 1000))
+      expect(colour).toEqual([255, 255, 255]);
+    expect(standard.compliance?.pass, JSON.stringify(standard.compliance)).toBe(true);
+    // Asked for, the full side: 4 times the pixels, 3.3× enlarged.
+    const full = only(result.variants[1]);
+    expect(full.encoded).toMatchObject({ width: 2000, height: 2000 });
+    expect(full.compliance?.pass).toBe(true);
+    expect(full.encoded.bytes).toBeGreaterThan(standard.encoded.bytes);
+  });
+
+  it("enlarges a tiny product 2× at most, and the report says the side is short", async () => {
+    const result = await render("box.png", [
+      { name: "standard", mode: "STANDARDIZE", profile: "amazon", format: "jpeg" },
+    ]);
+    const standard = only(result.variants[0]);
+    // box.png is 324 px wide: 2× is 648 px, 85% of a 762 px square.
+    expect(standard.encoded).toMatchObject({ width: 762, height: 762 });
+    expect(standard.operations.find((step) => step.operation === "standardize")?.parameters?.scale).toBe(2);
+    const failing = standard.compliance?.rules.filter((rule) => !rule.pass).map((rule) => rule.detail);
+    expect(failing).toEqual(["longest side 762 px < 1000"]);
   });
 
   it("reports the original's failures by rule: a small, non-square photo on a grey backdrop", async () => {
@@ -252,8 +310,9 @@ describe("OPTIMIZE", () => {
 
 describe("FULL", () => {
   it("corrects, removes a flat backdrop and standardizes to a compliant amazon image", async () => {
+    // The apple is under 200 px: only the full side (asked for) gives Amazon its 1000 px.
     const result = await render(productOnGrey, [
-      { name: "full", mode: "FULL", profile: "amazon", format: "jpeg" },
+      { name: "full", mode: "FULL", profile: "amazon", format: "jpeg", fullSide: true },
     ]);
     const full = only(result.variants[0]);
     expect(full.operations.map((operation) => operation.operation)).toEqual(
