@@ -1,8 +1,9 @@
 /**
- * `npm run bench:search [-- FOLDER] [--json FILE]`: how many whole encodes the target-size search takes,
+ * `npm run bench:search [-- FOLDER] [--quality Q] [--json FILE]`: how many whole encodes the target-size search takes,
  * and why a search takes more than two. Every photo of the folder is decoded as the worker decodes it
  * and fitted inside 1600 px (what the `web` variant encodes), then searched for each target of
- * TARGETS_KB in JPEG and WebP. It counts encodes, not milliseconds: the counts are the same on a busy
+ * TARGETS_KB in JPEG and WebP, at each format's normal quality (or `--quality`, the search's ceiling:
+ * 95 searches as the engine did before a target became a budget). It counts encodes, not milliseconds: the counts are the same on a busy
  * machine as on a quiet one, so this is where the search is judged; `npm run bench` times it.
  */
 import { readdirSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { decodeMaster } from "../lambdas/engine/decode.ts";
 import { ENCODE_DEFAULTS, type Encoded, encode } from "../lambdas/engine/encode.ts";
 import { fitInside, RECIPES } from "../lambdas/engine/modes.ts";
@@ -21,11 +23,14 @@ const MAX_PIXELS = 100_000_000;
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".avif", ".tif", ".tiff", ".gif"]);
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const args = process.argv.slice(2);
-const jsonAt = args.indexOf("--json");
-const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
-if (jsonAt >= 0 && !jsonFile) throw new Error("--json needs a FILE");
-const positional = args.filter((_, index) => jsonAt < 0 || (index !== jsonAt && index !== jsonAt + 1));
+const { values, positionals: positional } = parseArgs({
+  options: { json: { type: "string" }, quality: { type: "string" } },
+  allowPositionals: true,
+});
+const jsonFile = values.json;
+const quality = values.quality === undefined ? undefined : Number(values.quality);
+if (quality !== undefined && !(Number.isInteger(quality) && quality >= 1 && quality <= 100))
+  throw new Error(`--quality must be an integer 1–100, got ${values.quality}`);
 const cwd = process.env.INIT_CWD ?? process.cwd();
 const folder = positional[0] ? resolve(cwd, positional[0]) : join(root, "..", "shared", "corpus");
 
@@ -80,7 +85,11 @@ await Promise.all(
   Array.from({ length: Math.max(1, availableParallelism()) }, async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const image = images.get(job.photo) as RawImage;
-      const encoded = await encode(image, { format: job.format, targetKb: job.targetKb });
+      const encoded = await encode(image, {
+        format: job.format,
+        targetKb: job.targetKb,
+        ...(quality === undefined ? {} : { quality }),
+      });
       const whole = encoded.size.attempts.filter((attempt) => attempt.sample === undefined);
       const sampled =
         Math.floor(image.height / ENCODE_DEFAULTS.search.sampleRowsPerStripe) >=
@@ -112,7 +121,7 @@ const count = <T>(items: T[], key: (item: T) => string): Map<string, number> => 
 
 console.log(
   `target-size search: ${photos.length} photos in ${folder}, fitted inside ${RECIPES.optimize.maxSide} px, ` +
-    `${FORMATS.join("/")} at ${TARGETS_KB.join(", ")} KB (${records.length} searches)\n`,
+    `${FORMATS.join("/")} at ${TARGETS_KB.join(", ")} KB, ceiling ${quality === undefined ? "the normal quality" : `q${quality}`} (${records.length} searches)\n`,
 );
 const maxWhole = Math.max(...records.map((record) => record.wholeEncodes));
 console.log("whole encodes per search (sample encodes not counted)");
