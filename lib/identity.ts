@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Token } from "aws-cdk-lib";
+import { Aws, Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import {
   AccountRecovery,
   CfnManagedLoginBranding,
@@ -14,12 +14,14 @@ import {
 } from "aws-cdk-lib/aws-cognito";
 import { Construct } from "constructs";
 import { resourceName, USER_GROUPS } from "../lambdas/names.ts";
+import { CALLBACK_PATH } from "../web/src/dashboard-config.ts";
 
 export interface IdentityProps {
   stage: string;
   /**
-   * Where managed login may send the browser back to after sign-in and sign-out: the dashboard's URLs. HTTPS,
-   * or `http://localhost` for a dashboard run on a developer's machine.
+   * The dashboard's URLs (`https://host/`): managed login returns to each one's callback page
+   * (`auth/callback`) after sign-in, and to the URL itself after sign-out. HTTPS, or `http://localhost` for a
+   * dashboard run on a developer's machine.
    */
   dashboardUrls: string[];
 }
@@ -96,7 +98,8 @@ export class Identity extends Construct {
       oAuth: {
         flows: { authorizationCodeGrant: true, implicitCodeGrant: false, clientCredentials: false },
         scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
-        callbackUrls: props.dashboardUrls,
+        // The dashboard's callback page alone receives codes; sign-out returns to the dashboard's root.
+        callbackUrls: props.dashboardUrls.map(callbackUrl),
         logoutUrls: props.dashboardUrls,
       },
       supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
@@ -117,6 +120,16 @@ export class Identity extends Construct {
       clientId: this.dashboardClient.userPoolClientId,
       useCognitoProvidedValues: true,
     });
+  }
+
+  /**
+   * The tokens' issuer, `https://cognito-idp.<region>.amazonaws.com/<userPoolId>`: the dashboard's OpenID
+   * Connect authority (config.json). Built rather than read from the pool's `ProviderURL` attribute, so the
+   * value is the same shape whether the stack's region is known at synth or only at deploy.
+   */
+  get issuerUrl(): string {
+    const stack = Stack.of(this);
+    return `https://cognito-idp.${stack.region}.${stack.urlSuffix}/${this.userPool.userPoolId}`;
   }
 
   /** The managed login's base URL, e.g. `https://pixel-lab-dev-login-123456789012.auth.eu-west-1.amazoncognito.com`. */
@@ -142,6 +155,10 @@ const loginDomainPrefix = (stage: string): string => `${resourceName(stage, "log
  */
 export const loginBaseUrl = (stage: string): string =>
   `https://${loginDomainPrefix(stage)}.auth.${Aws.REGION}.amazoncognito.com`;
+
+/** The dashboard's callback page under one of its URLs (with or without its trailing slash). */
+export const callbackUrl = (dashboardUrl: string): string =>
+  `${dashboardUrl.endsWith("/") ? dashboardUrl.slice(0, -1) : dashboardUrl}${CALLBACK_PATH}`;
 
 /** Cognito accepts HTTPS return URLs, and plain HTTP only for localhost. */
 const acceptedReturnUrl = (url: string): boolean => {

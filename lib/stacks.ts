@@ -134,6 +134,7 @@ export class AppStack extends Stack {
         userPoolId: identity.userPool.userPoolId,
         clientId: identity.dashboardClient.userPoolClientId,
         domainUrl: identity.domainUrl,
+        authority: identity.issuerUrl,
         maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
       },
     });

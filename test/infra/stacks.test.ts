@@ -433,6 +433,12 @@ describe("dashboard hosting", () => {
         `^https://.*${exportOf(identity().domain).slice(1, -1)}.*\\.auth\\..*\\.amazoncognito\\.com$`,
       ),
     );
+    // The issuer the page names as its authority: the pool's, in the stack's region.
+    expect(resolved.authority).toMatch(
+      new RegExp(
+        `^https://cognito-idp\\.\\{'Ref':'AWS::Region'\\}\\.\\{'Ref':'AWS::URLSuffix'\\}/\\{'Fn::ImportValue':'${exportOf(identity().userPool).slice(1, -1)}'\\}$`,
+      ),
+    );
   });
 
   it("outputs the dashboard's URL: the distribution's, at /", () => {
@@ -1019,16 +1025,16 @@ describe("CORS", () => {
       });
     });
 
-    it("returns managed login to the stage's CloudFront URL", () => {
-      const cdnSlash = {
+    it("returns managed login to the stage's CloudFront URL: its callback page after sign-in, its root after sign-out", () => {
+      const cdn = (path: string) => ({
         "Fn::Join": [
           "",
-          ["https://", { "Fn::GetAtt": [Match.stringLikeRegexp("^StorageCdn"), "DomainName"] }, "/"],
+          ["https://", { "Fn::GetAtt": [Match.stringLikeRegexp("^StorageCdn"), "DomainName"] }, path],
         ],
-      };
+      });
       defaults.data.hasResourceProperties("AWS::Cognito::UserPoolClient", {
-        CallbackURLs: [cdnSlash],
-        LogoutURLs: [cdnSlash],
+        CallbackURLs: [cdn("/auth/callback")],
+        LogoutURLs: [cdn("/")],
       });
     });
   });
@@ -1145,10 +1151,18 @@ describe("identity (Cognito)", () => {
     });
   });
 
-  it("returns the browser to the dashboard alone after sign-in and sign-out", () => {
+  it("returns the browser to the dashboard alone: its callback page after sign-in, its root after sign-out", () => {
     data.hasResourceProperties("AWS::Cognito::UserPoolClient", {
-      CallbackURLs: [DASHBOARD_URL],
+      CallbackURLs: [`${DASHBOARD_URL}auth/callback`],
       LogoutURLs: [DASHBOARD_URL],
+    });
+  });
+
+  it("lets the dashboard ask for the scopes it sends, by the code grant alone", () => {
+    data.hasResourceProperties("AWS::Cognito::UserPoolClient", {
+      AllowedOAuthFlows: ["code"],
+      AllowedOAuthScopes: Match.arrayWith(["openid", "email", "profile"]),
+      GenerateSecret: false,
     });
   });
 

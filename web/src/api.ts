@@ -108,17 +108,30 @@ export interface Api {
 }
 
 /**
- * The API client. `token` is read on every call; a 401 calls `onSignedOut` (the app returns to the sign-in
- * page with the API's reason) before the call rejects.
+ * The API client. `token` is read on every call; a 401 first asks `renew` for a new token (Cognito's refresh
+ * token) and, given one, sends the call again once; otherwise it calls `onSignedOut` (the app returns to the
+ * sign-in page with the API's reason) before the call rejects.
  */
 export const createApi = (
   config: DashboardConfig,
   token: () => string | undefined,
   onSignedOut: (reason: string) => void,
+  renew?: () => Promise<boolean>,
 ): Api => {
   const call = async <T>(path: string, body?: unknown): Promise<T> => {
+    let response = await send(path, body);
+    if (response.status === 401 && renew && (await renew())) response = await send(path, body);
+    if (response.status === 304) return undefined as T;
+    if (!response.ok) {
+      const error = await errorOf(response);
+      if (error instanceof SignedOutError) onSignedOut(error.message);
+      throw error;
+    }
+    return (await response.json()) as T;
+  };
+  const send = (path: string, body: unknown): Promise<Response> => {
     const bearer = token();
-    const response = await fetch(`${config.apiUrl}${path}`, {
+    return fetch(`${config.apiUrl}${path}`, {
       headers: {
         accept: "application/json",
         ...(body === undefined ? {} : { "content-type": "application/json" }),
@@ -127,13 +140,6 @@ export const createApi = (
       cache: "no-store",
       ...(body === undefined ? {} : { method: "POST", body: JSON.stringify(body) }),
     });
-    if (response.status === 304) return undefined as T;
-    if (!response.ok) {
-      const error = await errorOf(response);
-      if (error instanceof SignedOutError) onSignedOut(error.message);
-      throw error;
-    }
-    return (await response.json()) as T;
   };
   const get = <T>(path: string): Promise<T> => call<T>(path);
   return {

@@ -2,8 +2,18 @@ import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
 import { createApi } from "./api.ts";
 import type { DashboardConfig } from "./dashboard-config.ts";
 import { LiveProvider } from "./live.tsx";
+import { createCognitoSignIn } from "./oidc.ts";
 import { Link, navigate, type Route, useRoute } from "./router.tsx";
-import { clearSession, homePath, type Role, readSession, type Session, saveSession } from "./session.ts";
+import {
+  clearSession,
+  homePath,
+  keepNotice,
+  type Role,
+  readSession,
+  type Session,
+  saveSession,
+  takeNotice,
+} from "./session.ts";
 import { PageHeading } from "./ui.tsx";
 import { MAX_UPLOAD_BYTES } from "./upload.ts";
 import { Gallery } from "./views/gallery.tsx";
@@ -21,9 +31,14 @@ const ROLE_LABEL: Record<Role, string> = { seller: "seller", reviewer: "reviewer
 export const App = ({ config }: { config: DashboardConfig }) => {
   const route = useRoute();
   const [session, setSession] = useState<Session | undefined>(readSession);
-  const [notice, setNotice] = useState<string>();
+  // A notice kept across a page load: "You signed out." after Cognito's /logout sent the browser back.
+  const [notice, setNotice] = useState<string | undefined>(takeNotice);
   const sessionRef = useRef(session);
   sessionRef.current = session;
+  const cognito = useMemo(
+    () => (config.signIn === "cognito" ? createCognitoSignIn(config, location.origin) : undefined),
+    [config],
+  );
 
   const api = useMemo(
     () =>
@@ -35,13 +50,25 @@ export const App = ({ config }: { config: DashboardConfig }) => {
           setSession(undefined);
           setNotice(`You were signed out: ${reason.replace(/\.$/, "")}.`);
         },
+        cognito
+          ? async () => {
+              const renewed = await cognito.renew();
+              if (!renewed) return false;
+              saveSession(renewed);
+              // The call is sent again at once, before React renders: the new token must be read now.
+              sessionRef.current = renewed;
+              setSession(renewed);
+              return true;
+            }
+          : undefined,
       ),
-    [config],
+    [config, cognito],
   );
 
   // Without a session every page but sign-in goes to sign-in, remembering where the user was going.
-  const mustSignIn = !session && route.view !== "sign-in";
-  const signedInOnSignIn = session && (route.view === "sign-in" || route.view === "home");
+  const mustSignIn = !session && route.view !== "sign-in" && route.view !== "auth-callback";
+  const signedInOnSignIn =
+    session && (route.view === "sign-in" || route.view === "home" || route.view === "auth-callback");
   useEffect(() => {
     if (mustSignIn) {
       const here = `${location.pathname}${location.search}`;
@@ -53,11 +80,11 @@ export const App = ({ config }: { config: DashboardConfig }) => {
     }
   }, [mustSignIn, signedInOnSignIn, route.view, session]);
 
-  const signIn = (next: Session) => {
+  const signIn = (next: Session, to: string | null = new URLSearchParams(location.search).get("next")) => {
     saveSession(next);
     setSession(next);
     setNotice(undefined);
-    navigate(safeNext(new URLSearchParams(location.search).get("next")) ?? homePath(next), { replace: true });
+    navigate(safeNext(to) ?? homePath(next), { replace: true });
   };
 
   const signOut = () => {
@@ -65,6 +92,11 @@ export const App = ({ config }: { config: DashboardConfig }) => {
     setSession(undefined);
     setNotice("You signed out.");
     navigate("/sign-in");
+    if (cognito) {
+      // Managed login ends its own session too, then sends the browser back to a fresh copy of the page.
+      keepNotice("You signed out.");
+      void cognito.signOut();
+    }
   };
 
   return (
@@ -117,8 +149,15 @@ export const App = ({ config }: { config: DashboardConfig }) => {
         ) : null}
       </header>
       <main id="main" tabIndex={-1}>
-        {!session || route.view === "sign-in" ? (
-          <SignIn config={config} notice={notice} onSignedIn={signIn} />
+        {!session || route.view === "sign-in" || route.view === "auth-callback" ? (
+          <SignIn
+            config={config}
+            cognito={cognito}
+            callback={route.view === "auth-callback"}
+            notice={notice}
+            onNotice={setNotice}
+            onSignedIn={signIn}
+          />
         ) : (
           <LiveProvider api={api} sessionKey={session.accessToken} pushUrl={config.pushUrl}>
             <Page route={route} session={session} api={api} config={config} />

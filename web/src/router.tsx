@@ -1,5 +1,6 @@
 import { type AnchorHTMLAttributes, type MouseEvent, useSyncExternalStore } from "react";
 import type { ProductStatus } from "./api.ts";
+import { CALLBACK_PATH } from "./dashboard-config.ts";
 import { STATUS_LABELS } from "./status.ts";
 
 /**
@@ -10,6 +11,8 @@ import { STATUS_LABELS } from "./status.ts";
 export type Route =
   | { view: "home" }
   | { view: "sign-in" }
+  /** Where Cognito's managed login returns with the authorization code (`CALLBACK_PATH` in dashboard-config.ts). */
+  | { view: "auth-callback" }
   | { view: "gallery"; status: ProductStatus | undefined }
   | { view: "new-products" }
   | { view: "queue"; category: string; seller: string; q: string }
@@ -23,6 +26,7 @@ export const parseRoute = (path: string, search: string): Route => {
   const params = new URLSearchParams(search);
   if (path === "/") return { view: "home" };
   if (path === "/sign-in") return { view: "sign-in" };
+  if (path === CALLBACK_PATH) return { view: "auth-callback" };
   if (path === "/gallery") {
     const status = params.get("status");
     return { view: "gallery", status: isStatus(status) ? status : undefined };

@@ -1,6 +1,8 @@
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { ApiError, requestLocalToken } from "../api.ts";
 import type { DashboardConfig } from "../dashboard-config.ts";
+import { type CognitoSignIn, SignInError } from "../oidc.ts";
+import { navigate } from "../router.tsx";
 import { type Role, type Session, sessionFromToken } from "../session.ts";
 import { PageHeading } from "../ui.tsx";
 
@@ -9,17 +11,63 @@ const USER_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export const SignIn = ({
   config,
+  cognito,
+  callback,
   notice,
+  onNotice,
   onSignedIn,
 }: {
   config: DashboardConfig;
+  /** Managed login, when `config.json` says `signIn: "cognito"`. */
+  cognito: CognitoSignIn | undefined;
+  /** This is managed login's return: complete the sign-in. */
+  callback: boolean;
   notice: string | undefined;
-  onSignedIn: (session: Session) => void;
+  onNotice: (notice: string) => void;
+  /** `next`: where to go, when the sign-in carried it through managed login. */
+  onSignedIn: (session: Session, next?: string) => void;
 }) => {
   const [role, setRole] = useState<Role>("seller");
   const [name, setName] = useState("");
   const [problem, setProblem] = useState<string>();
   const [busy, setBusy] = useState(false);
+
+  // Managed login's return: the code exchanged for tokens (with the PKCE verifier kept in this tab), or its
+  // refusal shown on the sign-in page.
+  useEffect(() => {
+    if (!callback || !cognito) return;
+    // The app hands new callbacks on every render: only the latest run of this effect acts on the answer.
+    let current = true;
+    cognito.completeSignIn(location.href).then(
+      ({ session, next }) => {
+        if (current) onSignedIn(session, next);
+      },
+      (error: unknown) => {
+        if (!current) return;
+        onNotice(
+          error instanceof SignInError ? error.message : "Sign-in could not be completed; sign in again.",
+        );
+        navigate("/sign-in", { replace: true });
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [callback, cognito, onSignedIn, onNotice]);
+
+  const redirect = async () => {
+    if (!cognito) return;
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      await cognito.signIn(new URLSearchParams(location.search).get("next") ?? undefined);
+    } catch (error) {
+      setProblem(
+        `The sign-in page could not be opened: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      setBusy(false);
+    }
+  };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -107,9 +155,29 @@ export const SignIn = ({
             </button>
           </div>
         </form>
+      ) : callback && cognito ? (
+        <p role="status">Signing in…</p>
+      ) : cognito ? (
+        <div className="stack">
+          <p className="muted">
+            You sign in on this deployment's sign-in page (your email, password and authenticator code), which
+            then brings you back here.
+          </p>
+          {problem ? (
+            <p className="field-error" role="alert">
+              {problem}
+            </p>
+          ) : null}
+          <div>
+            <button type="button" className="primary" disabled={busy} onClick={redirect}>
+              {busy ? "Opening the sign-in page…" : "Sign in"}
+            </button>
+          </div>
+        </div>
       ) : (
-        <p className="notice">
-          This deployment signs in with its Cognito user pool; that sign-in is not part of the dashboard yet.
+        <p className="notice" role="alert">
+          This deployment's config.json does not say how to sign in with Cognito (clientId, domainUrl and
+          authority).
         </p>
       )}
     </div>
