@@ -41,7 +41,7 @@ export class ChangesFeed {
   private failures = 0;
   private markReady: () => void = () => {};
   private readonly api: Api;
-  private readonly push: PushConnection | undefined;
+  private push: PushConnection | undefined;
   private pushState: PushState = "closed";
   private readonly told = new Map<string, number>();
 
@@ -52,14 +52,19 @@ export class ChangesFeed {
     });
     document.addEventListener("visibilitychange", this.onVisibility);
     void this.poll();
-    this.push = push
-      ? new PushConnection(
+    // Push connects once the feed's first answer has shown the token is good: a refused token sends the app
+    // to the sign-in page instead, and never opens a socket.
+    if (push) {
+      void this.ready.then(() => {
+        if (this.stopped) return;
+        this.push = new PushConnection(
           push.url,
           push.token,
           (change) => this.deliver([change]),
           (state) => this.onPushState(state),
-        )
-      : undefined;
+        );
+      });
+    }
   }
 
   /** `push` while the WebSocket is open, else `feed`: what brings the news now. */
