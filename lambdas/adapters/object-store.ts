@@ -9,8 +9,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
-import { getEndpointFromInstructions, toEndpointV1 } from "@smithy/core/endpoints";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { ObjectStore } from "../domain/ports.ts";
 
 export interface S3Options {
@@ -105,53 +104,17 @@ export const createObjectStore = (s3: S3Client, publicS3: S3Client = s3): Object
 });
 
 /**
- * A presigned GET, by hand because `@aws-sdk/s3-request-presigner` is not a dependency: the same SigV4 signer
- * the SDK (and that package) presigns with, on the URL the client's own endpoint rules give for GetObject
- * (virtual-hosted in AWS, path-style on the emulator), as `@aws-sdk/s3-presigned-post` does for POSTs. The
- * payload is `UNSIGNED-PAYLOAD` and only `host` is signed, as S3's query-string authentication describes
- * (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
+ * A presigned GET on the client's own endpoint (virtual-hosted in AWS, path-style on the emulator), signed as
+ * of `signedAt`, so the same photo asked again within a step gets the same URL and the browser's cache holds.
  */
-const presignGet = async (
+const presignGet = (
   s3: S3Client,
   bucket: string,
   key: string,
   expiresInSeconds: number,
   signedAt: Date,
-): Promise<string> => {
-  const endpoint = toEndpointV1(
-    await getEndpointFromInstructions({ Bucket: bucket, Key: key }, GetObjectCommand, { ...s3.config }),
-  );
-  const base = endpoint.path.replace(/\/$/, "");
-  const path = `${base}/${key.split("/").map(encodeURIComponent).join("/")}`;
-  const host = `${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ""}`;
-  const signer = new SignatureV4({
-    credentials: s3.config.credentials,
-    region: s3.config.region,
-    service: "s3",
-    sha256: s3.config.sha256,
-    // S3 signs the path as sent, without encoding it a second time.
-    uriEscapePath: false,
+): Promise<string> =>
+  getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+    expiresIn: expiresInSeconds,
+    signingDate: signedAt,
   });
-  const signed = await signer.presign(
-    {
-      method: "GET",
-      protocol: endpoint.protocol,
-      hostname: endpoint.hostname,
-      ...(endpoint.port ? { port: endpoint.port } : {}),
-      path,
-      query: {},
-      headers: { host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
-    },
-    {
-      expiresIn: expiresInSeconds,
-      signingDate: signedAt,
-      // The payload hash is UNSIGNED-PAYLOAD; the header itself is neither sent by a browser nor signed.
-      unhoistableHeaders: new Set(["x-amz-content-sha256"]),
-      unsignableHeaders: new Set(["x-amz-content-sha256"]),
-    },
-  );
-  const query = Object.entries(signed.query ?? {})
-    .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(String(value))}`)
-    .join("&");
-  return `${endpoint.protocol}//${host}${path}?${query}`;
-};

@@ -3,32 +3,34 @@ import { describe, expect, it } from "vitest";
 import { createObjectStore, createS3Client } from "../../lambdas/adapters/object-store.ts";
 
 /**
- * The presigned GET is signed by hand (see `object-store.ts`): it must give, bit for bit, the URL of the worked
- * example in S3's reference for query-string authentication, and name the emulator's path-style address locally.
+ * The presigned GET of a product's original (`@aws-sdk/s3-request-presigner`): signed as of the time it is given,
+ * so one step's URLs are the same (the browser's cache holds), for the time asked, on the address browsers reach.
  */
 describe("a presigned GET", () => {
-  it("matches S3's worked example (GET examplebucket/test.txt, 24 May 2013, 86400 s)", async () => {
-    // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html, "An example".
+  it("is signed as of the time given, for the time given, and is the same URL for the same time", async () => {
     const s3 = new S3Client({
       region: "us-east-1",
-      endpoint: "https://s3.amazonaws.com",
       credentials: {
         accessKeyId: "AKIAIOSFODNN7EXAMPLE",
         secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
       },
     });
-    const url = await createObjectStore(s3).presignGet({
-      bucket: "examplebucket",
-      key: "test.txt",
-      expiresInSeconds: 86400,
-      signedAt: new Date("2013-05-24T00:00:00Z"),
-    });
-    expect(url).toBe(
-      "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256" +
-        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request" +
-        "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host" +
-        "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+    const store = createObjectStore(s3);
+    const presign = (signedAt: Date) =>
+      store.presignGet({ bucket: "examplebucket", key: "test.txt", expiresInSeconds: 86400, signedAt });
+    const url = new URL(await presign(new Date("2013-05-24T00:00:00Z")));
+    expect(url.origin).toBe("https://examplebucket.s3.us-east-1.amazonaws.com");
+    expect(url.pathname).toBe("/test.txt");
+    expect(url.searchParams.get("X-Amz-Algorithm")).toBe("AWS4-HMAC-SHA256");
+    expect(url.searchParams.get("X-Amz-Credential")).toBe(
+      "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request",
     );
+    expect(url.searchParams.get("X-Amz-Date")).toBe("20130524T000000Z");
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("86400");
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    expect(url.searchParams.get("X-Amz-Signature")).toMatch(/^[0-9a-f]{64}$/);
+    expect(await presign(new Date("2013-05-24T00:00:00Z"))).toBe(url.toString());
+    expect(await presign(new Date("2013-05-24T00:05:00Z"))).not.toBe(url.toString());
   });
 
   it("uses the regional virtual-hosted address in AWS and the public client's path-style one locally", async () => {
