@@ -31,6 +31,22 @@ export interface EngineOutput {
   /** The quality the engine's encode (and its target search) ended on; null for lossless PNG. */
   quality: number | null;
   bytes: number;
+  /** The variant's own wall time in the engine (its mode, encodes and assessment), in ms. */
+  milliseconds: number;
+  /** Whole encodes (of the image or a scaled copy) and stripe-sample encodes of its target search. */
+  wholeEncodes: number;
+  sampleEncodes: number;
+  outcome: string;
+}
+
+/** What every photo pays whatever its variants: decode, and the master's assessment and hashes. */
+export interface FixedCosts {
+  decodeMs: number;
+  assessMs: number;
+  /** The engine on a 96×64 photo in a warm process: the pipeline's own cost per photo. */
+  tinyPhotoMs: number;
+  /** From the process's start to the contender being ready: Node, sharp and the engine loaded, and a first run on a tiny photo. */
+  processSetupMs: number;
 }
 
 export interface Settings {
@@ -53,6 +69,7 @@ export interface Measurement {
   wallsMs: number[];
   cpusMs: number[];
   outputs?: EngineOutput[];
+  fixed?: FixedCosts;
 }
 
 /** Does the work once and says how many output bytes it made. */
@@ -80,7 +97,18 @@ const outputsOf = (result: EngineResult): EngineOutput[] =>
     if (variant.kind !== "rendered")
       throw new Error(`the engine skipped ${variant.spec.name}: ${variant.reason}`);
     const { format, width, height, bytes, size } = variant.encoded;
-    return { name: variant.spec.name, format, width, height, quality: size.quality, bytes };
+    return {
+      name: variant.spec.name,
+      format,
+      width,
+      height,
+      quality: size.quality,
+      bytes,
+      milliseconds: Math.round(variant.milliseconds),
+      wholeEncodes: size.encodes - size.sampleEncodes,
+      sampleEncodes: size.sampleEncodes,
+      outcome: size.outcome,
+    };
   });
 
 const totalBytes = (outputs: { bytes: number }[]) => outputs.reduce((sum, output) => sum + output.bytes, 0);
@@ -184,7 +212,9 @@ const prepare = async (input: Uint8Array, tiny: Uint8Array): Promise<{ work: Wor
       return {
         warm: async () => totalBytes(outputsOf(await runEngine(tiny))),
         work: async () => {
-          engineOutputs = outputsOf(await renderVariantSet(input, header, DEFAULT_VARIANT_SET, MAX_PIXELS));
+          const result = await renderVariantSet(input, header, DEFAULT_VARIANT_SET, MAX_PIXELS);
+          engineOutputs = outputsOf(result);
+          engineFixed = { decodeMs: result.decodeMilliseconds, assessMs: result.assessMilliseconds };
           return totalBytes(engineOutputs);
         },
       };
@@ -252,8 +282,17 @@ const scratch = mkdtempSync(join(tmpdir(), "pixel-lab-bench-"));
 process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
 /** The engine's outputs, when this contender ran the engine on the photo. */
 let engineOutputs: EngineOutput[] | undefined;
+let engineFixed: Pick<FixedCosts, "decodeMs" | "assessMs"> | undefined;
 const { work, warm } = await prepare(input, tiny);
 await warm();
+const processSetupMs = performance.now();
+// The engine's fixed cost per photo, in this warm process: the whole default set on a tiny photo.
+let tinyPhotoMs: number | undefined;
+if (contender === "engine") {
+  const started = performance.now();
+  await warm();
+  tinyPhotoMs = performance.now() - started;
+}
 
 const walls: number[] = [];
 const cpus: number[] = [];
@@ -282,5 +321,8 @@ const measurement: Measurement = {
   wallsMs: walls,
   cpusMs: cpus,
   ...(engineOutputs ? { outputs: engineOutputs } : {}),
+  ...(engineFixed && tinyPhotoMs !== undefined
+    ? { fixed: { ...engineFixed, tinyPhotoMs, processSetupMs } }
+    : {}),
 };
 process.stdout.write(`${JSON.stringify(measurement)}\n`);
