@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { createProductsSchema } from "../../lambdas/domain/product-input.ts";
+import type { reenhanceRequestSchema } from "../../lambdas/domain/products.ts";
 import type { reviewDecisionSchema } from "../../lambdas/domain/review.ts";
 import type {
   changesResponseSchema,
@@ -11,6 +12,7 @@ import type {
   ProductView,
   productJsonSchema,
   productListSchema,
+  reenhanceAcceptedSchema,
   UploadTicket,
 } from "../../lambdas/domain/views.ts";
 import {
@@ -37,6 +39,9 @@ export type ProductStatus = ProductListItem["status"];
 /** What `POST /products/{id}/review` takes (a type import: nothing of the server reaches the bundle). */
 export type ReviewDecision = z.input<typeof reviewDecisionSchema>;
 export type ProductJson = z.output<typeof productJsonSchema>;
+/** What `POST /products/{id}/enhance` takes (before its defaults apply) and answers. */
+export type ReenhanceRequest = z.input<typeof reenhanceRequestSchema>;
+export type ReenhanceAccepted = z.output<typeof reenhanceAcceptedSchema>;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -105,6 +110,8 @@ export interface Api {
   createUpload(id: string, contentType: UploadContentType): Promise<{ upload: UploadTicket }>;
   /** A reviewer's decision; a 409 carries the product as the first decision left it (`ApiError.product`). */
   reviewProduct(id: string, decision: ReviewDecision): Promise<ProductJson>;
+  /** The seller's re-enhancement of the latest original as a new sequence (202: queued). */
+  reenhanceProduct(id: string, request: ReenhanceRequest): Promise<ReenhanceAccepted>;
 }
 
 /**
@@ -151,6 +158,7 @@ export const createApi = (
     createProducts: (request) => call("/products", request),
     createUpload: (id, contentType) => call(`/products/${encodeURIComponent(id)}/uploads`, { contentType }),
     reviewProduct: (id, decision) => call(`/products/${encodeURIComponent(id)}/review`, decision),
+    reenhanceProduct: (id, request) => call(`/products/${encodeURIComponent(id)}/enhance`, request),
   };
 };
 

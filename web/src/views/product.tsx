@@ -16,6 +16,7 @@ import { Link, navigate } from "../router.tsx";
 import type { Session } from "../session.ts";
 import { STATUS_LABELS } from "../status.ts";
 import { Failed, formatBytes, formatTime, Loading, PageHeading, StatusBadge, useResource } from "../ui.tsx";
+import { ProductRework } from "./product-rework.tsx";
 
 /** One product: every current image, its status, the analysis in brief, and its history. */
 export const ProductPage = ({ api, id, session }: { api: Api; id: string; session: Session }) => {
@@ -122,6 +123,7 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
               }}
             />
           ) : null}
+          <ProductRework api={api} product={product.data} session={session} />
         </ProductDetail>
       ) : null}
     </>
