@@ -651,11 +651,13 @@ describe("the dashboard in a browser", () => {
     await expect.poll(() => page.getByText("No product waiting for review matches.").count()).toBe(1);
     console.log(`two keyboard decisions, queue to queue: ${Date.now() - started} ms`);
 
-    expect(await productOf(byTitle(order[0]))).toMatchObject({ status: "approved", mainImage: chosen });
-    expect(await productOf(byTitle(order[1]))).toMatchObject({
-      status: "rejected",
-      statusReason: "abc: Background is not white",
-    });
+    // A decision is held for undo (u) for 5 s before it is sent; the next one sends the one held at once.
+    await expect
+      .poll(async () => await productOf(byTitle(order[0])), { timeout: 15_000 })
+      .toMatchObject({ status: "approved", mainImage: chosen });
+    await expect
+      .poll(async () => await productOf(byTitle(order[1])), { timeout: 15_000 })
+      .toMatchObject({ status: "rejected", statusReason: "abc: Background is not white" });
 
     // The seller's gallery shows both outcomes without a reload.
     await expect.poll(() => cards.filter({ hasText: "Approved" }).count(), { timeout: 15_000 }).toBe(1);

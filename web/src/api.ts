@@ -1,7 +1,11 @@
 import type { z } from "zod";
 import type { createProductsSchema } from "../../lambdas/domain/product-input.ts";
 import type { reenhanceRequestSchema } from "../../lambdas/domain/products.ts";
-import type { reviewDecisionSchema } from "../../lambdas/domain/review.ts";
+import type {
+  ReviewItemResult,
+  reviewDecisionSchema,
+  reviewItemSchema,
+} from "../../lambdas/domain/review.ts";
 import type {
   changesResponseSchema,
   createProductsResponseSchema,
@@ -42,6 +46,9 @@ export type ProductJson = z.output<typeof productJsonSchema>;
 /** What `POST /products/{id}/enhance` takes (before its defaults apply) and answers. */
 export type ReenhanceRequest = z.input<typeof reenhanceRequestSchema>;
 export type ReenhanceAccepted = z.output<typeof reenhanceAcceptedSchema>;
+/** One decision of `POST /reviews`, naming its product, and what each one came to. */
+export type ReviewItem = z.input<typeof reviewItemSchema>;
+export type { ReviewItemResult };
 
 export class ApiError extends Error {
   readonly status: number;
@@ -112,6 +119,13 @@ export interface Api {
   reviewProduct(id: string, decision: ReviewDecision): Promise<ProductJson>;
   /** The seller's re-enhancement of the latest original as a new sequence (202: queued). */
   reenhanceProduct(id: string, request: ReenhanceRequest): Promise<ReenhanceAccepted>;
+  /**
+   * The same decision sent with `keepalive`, so it still reaches the API when the tab is closed while it is
+   * on its way (a decision held for undo is sent so on `pagehide`). No token renewal: a 401 rejects.
+   */
+  reviewProductKeepalive(id: string, decision: ReviewDecision): Promise<ProductJson>;
+  /** One `POST /reviews` (at most 100 decisions), each applied on its own and answered in its place. */
+  reviewProducts(reviews: ReviewItem[]): Promise<{ results: ReviewItemResult[] }>;
 }
 
 /**
@@ -159,6 +173,22 @@ export const createApi = (
     createUpload: (id, contentType) => call(`/products/${encodeURIComponent(id)}/uploads`, { contentType }),
     reviewProduct: (id, decision) => call(`/products/${encodeURIComponent(id)}/review`, decision),
     reenhanceProduct: (id, request) => call(`/products/${encodeURIComponent(id)}/enhance`, request),
+    reviewProductKeepalive: async (id, decision) => {
+      const bearer = token();
+      const response = await fetch(`${config.apiUrl}/products/${encodeURIComponent(id)}/review`, {
+        method: "POST",
+        keepalive: true,
+        headers: {
+          accept: "application/json",
+          "content-type": "application/json",
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        },
+        body: JSON.stringify(decision),
+      });
+      if (!response.ok) throw await errorOf(response);
+      return (await response.json()) as ProductJson;
+    },
+    reviewProducts: (reviews) => call("/reviews", { reviews }),
   };
 };
 

@@ -1,9 +1,10 @@
 import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import type { Api, ProductJson, ProductView, ReviewDecision } from "./api.ts";
-import { ApiError } from "./api.ts";
-import { navigate } from "./router.tsx";
+import { useLive } from "./live.tsx";
+import { Link, navigate } from "./router.tsx";
 import { STATUS_LABELS } from "./status.ts";
 import { formatTime } from "./ui.tsx";
+import { type DecisionOutcome, decisions, describeDecision, UNDO_WINDOW_MS, useDecisions } from "./undo.ts";
 
 /**
  * The queue's order as the reviewer last saw it (ids, longest waiting first), kept for the tab's life so
@@ -19,8 +20,21 @@ export const rememberQueue = (ids: string[], href: string): void => {
   queueHref = href;
 };
 
+/** Where the product was in the queue's order, for `u` to put it back there. */
+const forgotten = new Map<string, number>();
+
 export const forgetFromQueue = (id: string): void => {
+  const at = queueOrder?.indexOf(id) ?? -1;
+  if (at >= 0) forgotten.set(id, at);
   if (queueOrder) queueOrder = queueOrder.filter((each) => each !== id);
+};
+
+/** An undone decision: the product is back where it was in the queue's order. */
+const restoreToQueue = (id: string): void => {
+  const at = forgotten.get(id);
+  forgotten.delete(id);
+  if (!queueOrder || at === undefined || queueOrder.includes(id)) return;
+  queueOrder = [...queueOrder.slice(0, at), id, ...queueOrder.slice(at)];
 };
 
 const loadQueue = async (api: Api): Promise<string[]> => {
@@ -48,7 +62,7 @@ const typing = (target: EventTarget | null): boolean => {
   )
     return true;
   if (target instanceof HTMLInputElement)
-    return !["radio", "checkbox", "button", "submit", "reset"].includes(target.type);
+    return !["radio", "checkbox", "button", "submit", "reset", "range"].includes(target.type);
   return false;
 };
 
@@ -78,6 +92,8 @@ const KEYS: [string, string][] = [
   ["k", "previous product in the queue"],
   ["a", "choose the main image; approve once one is chosen"],
   ["r", "write the reason to reject"],
+  ["u", `undo the last decision (within ${UNDO_WINDOW_MS / 1000} s of making it)`],
+  ["x", "on the queue: select the current row, for Approve selected"],
   ["?", "this list of keys"],
   ["Escape", "close this list"],
 ];
@@ -150,53 +166,31 @@ export interface DecisionHandle {
 
 /**
  * Approve (with the main image, chosen among the current variants; none is preselected, and one that needs
- * attention says so) or reject (with a reason, 3–500 characters, checked before sending).
+ * attention says so) or reject (with a reason, 3–500 characters, checked before sending). A decision is
+ * handed to `onDecide`, which holds it for undo (`undo.ts`) before it is sent; what the API answers then is
+ * shown by the `DecisionToast`.
  */
 export const DecisionPanel = ({
-  api,
   product,
   handle,
-  onDecided,
-  onConflict,
+  onDecide,
 }: {
-  api: Api;
   product: ProductView;
   handle: { current: DecisionHandle | undefined };
-  onDecided: (product: ProductJson) => void;
-  onConflict: (product: ProductJson | undefined, message: string) => void;
+  onDecide: (decision: ReviewDecision) => void;
 }) => {
   const id = useId();
   const [mainImage, setMainImage] = useState<string>();
   const [reason, setReason] = useState("");
-  const [errors, setErrors] = useState<{ mainImage?: string; reason?: string; form?: string }>({});
-  const [sending, setSending] = useState(false);
+  const [errors, setErrors] = useState<{ mainImage?: string; reason?: string }>({});
   const choices = useRef<HTMLFieldSetElement>(null);
   const reasonRef = useRef<HTMLTextAreaElement>(null);
   const variants = product.images.filter((image) => image.sequence === product.sequence);
   const images = variants.length > 0 ? variants : product.images;
 
-  const send = async (decision: ReviewDecision) => {
-    if (sending) return;
-    setSending(true);
+  const send = (decision: ReviewDecision) => {
     setErrors({});
-    try {
-      onDecided(await api.reviewProduct(product.id, decision));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 409) {
-        onConflict(error.product, error.message);
-      } else if (error instanceof ApiError && error.status === 400) {
-        const field = (name: string) => error.details.find((detail) => detail.path === name)?.message;
-        setErrors({
-          mainImage: field("mainImage") ? `Main image ${field("mainImage")}` : undefined,
-          reason: field("reason") ? `Reason ${field("reason")}` : undefined,
-          form: error.message,
-        });
-      } else if (!(error instanceof ApiError && error.status === 401)) {
-        setErrors({ form: error instanceof Error ? error.message : String(error) });
-      }
-    } finally {
-      setSending(false);
-    }
+    onDecide(decision);
   };
 
   const approve = (event?: FormEvent) => {
@@ -206,7 +200,7 @@ export const DecisionPanel = ({
       choices.current?.querySelector<HTMLInputElement>("input")?.focus();
       return;
     }
-    void send({ decision: "approve", mainImage });
+    send({ decision: "approve", mainImage });
   };
 
   const reject = (event?: FormEvent) => {
@@ -223,7 +217,7 @@ export const DecisionPanel = ({
       reasonRef.current?.focus();
       return;
     }
-    void send({ decision: "reject", reason: text });
+    send({ decision: "reject", reason: text });
   };
 
   handle.current = {
@@ -241,11 +235,10 @@ export const DecisionPanel = ({
   return (
     <section aria-labelledby={`${id}-heading`} className="decision">
       <h2 id={`${id}-heading`}>Decision</h2>
-      {errors.form ? (
-        <div className="notice notice-error" role="alert">
-          <p>{errors.form}</p>
-        </div>
-      ) : null}
+      <p className="muted">
+        A decision is sent {UNDO_WINDOW_MS / 1000} s after you make it: until then <kbd>u</kbd> or Undo takes
+        it back.
+      </p>
       <div className="decision-forms">
         <form onSubmit={approve} aria-labelledby={`${id}-approve`}>
           <fieldset
@@ -281,7 +274,7 @@ export const DecisionPanel = ({
               </p>
             ) : null}
           </fieldset>
-          <button type="submit" className="primary" disabled={sending}>
+          <button type="submit" className="primary">
             Approve
           </button>
         </form>
@@ -329,9 +322,7 @@ export const DecisionPanel = ({
               ) : null}
             </div>
           </fieldset>
-          <button type="submit" disabled={sending}>
-            Reject
-          </button>
+          <button type="submit">Reject</button>
         </form>
       </div>
     </section>
@@ -344,3 +335,104 @@ export const openNext = async (api: Api, id: string): Promise<void> => {
   forgetFromQueue(id);
   navigate(next ? `/product/${next}` : queueHref);
 };
+
+/**
+ * `u`: takes back the decision held for undo, if any, and opens its product again (back in its place in the
+ * queue's order). Answers whether there was one.
+ */
+export const undoLastDecision = (announce: (text: string) => void): boolean => {
+  const undone = decisions.undo();
+  if (!undone) return false;
+  restoreToQueue(undone.id);
+  announce(`Undone: ${undone.sku} stays in review.`);
+  navigate(`/product/${undone.id}`);
+  return true;
+};
+
+/** Holds a decision for undo, says so, and opens the next product of the queue at once. */
+export const decideAndMoveOn = (
+  api: Api,
+  product: ProductView,
+  decision: ReviewDecision,
+  announce: (text: string) => void,
+): void => {
+  decisions.hold(api, { id: product.id, sku: product.sku, title: product.title }, decision);
+  announce(
+    `${describeDecision(product.sku, decision)}. Press u within ${UNDO_WINDOW_MS / 1000} seconds to undo.`,
+  );
+  void openNext(api, product.id);
+};
+
+const outcomeText = (outcome: DecisionOutcome): string => {
+  switch (outcome.kind) {
+    case "sent":
+      return `${outcome.sku} is now ${STATUS_LABELS[outcome.product.status].toLowerCase()}.`;
+    case "conflict":
+      return outcome.product ? decidedFirst(outcome.product) : outcome.message;
+    case "failed":
+      return outcome.message;
+    case "undone":
+      return `Undone: ${outcome.sku} stays in review.`;
+  }
+};
+
+/**
+ * The decision held for undo, with its countdown and **Undo** (`u`), and what the last one sent came to: a
+ * 409 (someone decided first) or a failure stays until dismissed. Shown on the queue and the product pages;
+ * what it says is also read out once through the page's polite live region.
+ */
+export const DecisionToast = () => {
+  const { held, sending, outcome } = useDecisions();
+  const { announce } = useLive();
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    if (!held) return;
+    const timer = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(timer);
+  }, [held]);
+  // Each outcome is read out once, whichever page shows it.
+  useEffect(() => {
+    if (!outcome || outcome.kind === "undone" || announced.has(outcome.serial)) return;
+    announced.add(outcome.serial);
+    announce(outcomeText(outcome));
+  }, [outcome, announce]);
+  const problem = outcome && (outcome.kind === "conflict" || outcome.kind === "failed") ? outcome : undefined;
+  return (
+    <>
+      {problem ? (
+        <div className="decision-toast toast-error" role="alert">
+          <p>
+            {outcomeText(problem)} <Link href={`/product/${problem.id}`}>Open {problem.sku}</Link>
+          </p>
+          <button type="button" onClick={() => decisions.dismiss(problem.serial)}>
+            Dismiss
+          </button>
+        </div>
+      ) : null}
+      {held ? (
+        <div className="decision-toast" data-testid="held-decision">
+          <p>
+            {describeDecision(held.sku, held.decision)}. Sending in{" "}
+            <span className="countdown">{Math.max(0, Math.ceil((held.sendsAt - now) / 1000))}</span> s.
+          </p>
+          <button type="button" onClick={() => undoLastDecision(announce)}>
+            Undo <kbd>u</kbd>
+          </button>
+        </div>
+      ) : sending.length > 0 ? (
+        <div className="decision-toast">
+          <p>Sending {sending.length === 1 ? "the decision" : `${sending.length} decisions`}…</p>
+        </div>
+      ) : outcome && !problem ? (
+        <div className="decision-toast">
+          <p>{outcomeText(outcome)}</p>
+          <button type="button" onClick={() => decisions.dismiss(outcome.serial)}>
+            Dismiss
+          </button>
+        </div>
+      ) : null}
+    </>
+  );
+};
+
+const announced = new Set<number>();

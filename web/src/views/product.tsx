@@ -1,15 +1,18 @@
 import { type ReactNode, useEffect, useRef, useState } from "react";
 import type { Api, HistoryEntryJson, ProductView } from "../api.ts";
 import { ApiError } from "../api.ts";
+import { Compare } from "../compare.tsx";
 import { useChanges, useLive } from "../live.tsx";
+import { forgetPrefetched, prefetchProduct, takeProduct } from "../prefetch.ts";
 import {
   type DecisionHandle,
   DecisionPanel,
-  decidedFirst,
+  DecisionToast,
+  decideAndMoveOn,
   forgetFromQueue,
   KeyHelp,
-  openNext,
   queueNeighbour,
+  undoLastDecision,
   useKeys,
 } from "../review.tsx";
 import { Link, navigate } from "../router.tsx";
@@ -23,15 +26,18 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
   const { feed, announce } = useLive();
   const [product, reload] = useResource(`product:${id}`, async () => {
     await feed.ready;
-    return api.getProduct(id);
+    // The next product of the queue was loaded while the reviewer looked at the one before.
+    return takeProduct(id) ?? api.getProduct(id);
   });
   // A change of this product in the feed loads it again, images and history too; a new status is announced.
   const [round, setRound] = useState(0);
   const shownStatus = product.state === "ready" ? product.data.status : undefined;
   useChanges({
     changes: (changes) => {
-      for (const each of changes)
+      for (const each of changes) {
+        forgetPrefetched(each.product.id);
         if (each.product.status !== "pending_review") forgetFromQueue(each.product.id);
+      }
       const change = changes.find((each) => each.product.id === id);
       if (!change) return;
       reload();
@@ -50,7 +56,6 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
     : { href: "/queue", label: "Review queue" };
   const reviewer = session.roles.includes("reviewer");
   const [help, setHelp] = useState(false);
-  const [outcome, setOutcome] = useState<{ text: string; error: boolean }>();
   const decision = useRef<DecisionHandle>(undefined);
   const go = (step: 1 | -1) => {
     void queueNeighbour(api, id, step).then(
@@ -68,11 +73,22 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
           k: () => go(-1),
           a: () => decision.current?.approveKey(),
           r: () => decision.current?.rejectKey(),
+          u: () => undoLastDecision(announce),
           "?": () => setHelp(true),
         }
       : {},
   );
   const canDecide = reviewer && product.state === "ready" && product.data.status === "pending_review";
+  // While the reviewer looks at this product, the next one of the queue loads (prefetch.ts).
+  useEffect(() => {
+    if (!canDecide) return;
+    void queueNeighbour(api, id, 1).then(
+      (next) => {
+        if (next) prefetchProduct(api, next);
+      },
+      () => {},
+    );
+  }, [api, id, canDecide]);
   return (
     <>
       <nav aria-label="Breadcrumb" className="breadcrumb">
@@ -84,6 +100,7 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
         ) : null}
       </nav>
       {reviewer ? <KeyHelp open={help} onClose={() => setHelp(false)} /> : null}
+      {reviewer ? <DecisionToast /> : null}
       {product.state === "loading" ? (
         <>
           <PageHeading title="Product">Product</PageHeading>
@@ -97,30 +114,12 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
         </>
       ) : null}
       {product.state === "ready" ? (
-        <ProductDetail api={api} product={product.data} reload={reload} round={round}>
-          {outcome ? (
-            <div
-              className={outcome.error ? "notice notice-error" : "notice"}
-              role={outcome.error ? "alert" : "status"}
-            >
-              <p>{outcome.text}</p>
-            </div>
-          ) : null}
+        <ProductDetail api={api} product={product.data} reload={reload} round={round} reviewer={reviewer}>
           {canDecide ? (
             <DecisionPanel
-              api={api}
               product={product.data}
               handle={decision}
-              onDecided={(decided) => {
-                announce(`${decided.sku} is now ${STATUS_LABELS[decided.status].toLowerCase()}.`);
-                void openNext(api, id);
-              }}
-              onConflict={(current, message) => {
-                forgetFromQueue(id);
-                setOutcome({ text: current ? decidedFirst(current) : message, error: true });
-                reload();
-                setRound((value) => value + 1);
-              }}
+              onDecide={(chosen) => decideAndMoveOn(api, product.data, chosen, announce)}
             />
           ) : null}
           <ProductRework api={api} product={product.data} session={session} />
@@ -135,12 +134,15 @@ const ProductDetail = ({
   product,
   reload,
   round,
+  reviewer,
   children,
 }: {
   api: Api;
   product: ProductView;
   reload: () => void;
   round: number;
+  /** Reviewers get the comparison with the original (compare.tsx) in place of the plain list of images. */
+  reviewer: boolean;
   children?: ReactNode;
 }) => (
   <>
@@ -186,36 +188,40 @@ const ProductDetail = ({
 
     {children}
 
-    <section aria-labelledby="images-heading">
-      <h2 id="images-heading">Images</h2>
-      {product.images.length === 0 ? (
-        <p className="empty">No images yet: they appear once the photo is processed.</p>
-      ) : (
-        <ul className="images">
-          {product.images.map((image) => (
-            <li key={`${image.sequence}-${image.variant}`}>
-              <figure>
-                <a href={image.url} className="image-link">
-                  <img
-                    src={image.url}
-                    alt={`${product.title}: the ${image.variant} variant`}
-                    loading="lazy"
-                    width={image.width}
-                    height={image.height}
-                  />
-                </a>
-                <figcaption>
-                  <strong>{image.variant}</strong> {image.format.toUpperCase()} · {image.width}×{image.height}{" "}
-                  · {formatBytes(image.bytes)}
-                  {image.aiGenerated ? <span className="tag">AI-generated</span> : null}
-                  {image.needsAttention ? <span className="tag tag-warn">needs attention</span> : null}
-                </figcaption>
-              </figure>
-            </li>
-          ))}
-        </ul>
-      )}
-    </section>
+    {reviewer ? (
+      <Compare api={api} product={product} round={round} />
+    ) : (
+      <section aria-labelledby="images-heading">
+        <h2 id="images-heading">Images</h2>
+        {product.images.length === 0 ? (
+          <p className="empty">No images yet: they appear once the photo is processed.</p>
+        ) : (
+          <ul className="images">
+            {product.images.map((image) => (
+              <li key={`${image.sequence}-${image.variant}`}>
+                <figure>
+                  <a href={image.url} className="image-link">
+                    <img
+                      src={image.url}
+                      alt={`${product.title}: the ${image.variant} variant`}
+                      loading="lazy"
+                      width={image.width}
+                      height={image.height}
+                    />
+                  </a>
+                  <figcaption>
+                    <strong>{image.variant}</strong> {image.format.toUpperCase()} · {image.width}×
+                    {image.height} · {formatBytes(image.bytes)}
+                    {image.aiGenerated ? <span className="tag">AI-generated</span> : null}
+                    {image.needsAttention ? <span className="tag tag-warn">needs attention</span> : null}
+                  </figcaption>
+                </figure>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    )}
 
     <Analysis analysis={product.analysis} />
 
