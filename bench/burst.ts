@@ -3,15 +3,19 @@
  * one bulk create of N products, N presigned POSTs at once, then a wait until every product is
  * `pending_review` or `failed`. Prints the time per photo, how long photos waited in the queue (p50,
  * p95, worst), how long each took once started, re-queues by the reconciler, what is in the DLQ, and
- * any duplicate work.
+ * any duplicate work; then the same photos through the engine alone, as many at a time as the
+ * worker's lanes (bench/engine-throughput.ts), so the pipeline's photos per minute stand beside the
+ * engine's own, measured in the same run.
  *
  *   npm run burst                     # N = 100, a local stack of its own on a fresh database
  *   npm run burst -- 500              # the README's figures
  *   npm run burst -- 50 --photos DIR  # photos of yours (each product gets a distinct crop of one)
  *   npm run burst -- 50 --api http://127.0.0.1:3000 --sqs http://127.0.0.1:4566   # a running stack
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -284,6 +288,31 @@ export const runBurst = async (options: BurstOptions): Promise<BurstReport> => {
   };
 };
 
+export interface EngineThroughput {
+  photos: number;
+  lanes: number;
+  seconds: number;
+  photosPerMinute: number;
+}
+
+/** The same photos through the engine alone, in a child process with the worker's malloc settings. */
+export const engineThroughput = async (photos: Buffer[], lanes: number): Promise<EngineThroughput> => {
+  const folder = await mkdtemp(join(tmpdir(), "pixel-lab-burst-"));
+  try {
+    await Promise.all(
+      photos.map((photo, index) => writeFile(join(folder, `${String(index).padStart(6, "0")}.jpg`), photo)),
+    );
+    const stdout = execFileSync(
+      process.execPath,
+      [new URL("./engine-throughput.ts", import.meta.url).pathname, folder, String(lanes)],
+      { encoding: "utf8", env: { ...process.env, ...WORKER_PROCESS_ENV }, maxBuffer: 1024 * 1024 },
+    );
+    return JSON.parse(stdout.trim().split("\n").at(-1) as string) as EngineThroughput;
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+};
+
 /** `npm start` in a child process on a fresh database of its own, dropped (with its app user) after. */
 const startOwnStack = async (databaseServer: string) => {
   const server = databaseServer.replace(/\/+$/, "");
@@ -320,6 +349,8 @@ const main = async () => {
       sqs: { type: "string" },
       stage: { type: "string", default: "local" },
       concurrency: { type: "string", default: "32" },
+      // The local worker's lanes (LOCAL_WORKER_CONCURRENCY, default 2): the engine alone runs as many.
+      lanes: { type: "string", default: process.env.LOCAL_WORKER_CONCURRENCY ?? "2" },
       json: { type: "string" },
       token: { type: "string", default: process.env.PIXEL_LAB_TOKEN },
     },
@@ -357,6 +388,12 @@ const main = async () => {
       timeoutMs: (count * 10 + 300) * 1000,
       progress: (line) => process.stdout.write(`  ${line}\n`),
     });
+    process.stdout.write(
+      `  the same ${photos.length} photos through the engine alone, ${values.lanes} at a time\n`,
+    );
+    const engine = await engineThroughput(photos, Number(values.lanes));
+    const pipelinePerMinute = (60 * report.count) / report.wallSeconds;
+    const overhead = engine.photosPerMinute / pipelinePerMinute - 1;
     const seconds = (value: number) => `${value.toFixed(2)} s`;
     process.stdout.write(
       [
@@ -373,12 +410,17 @@ const main = async () => {
         `  superseded         ${report.superseded}`,
         `  DLQ                ${report.deadLetters}`,
         `  duplicate work     ${report.duplicateWork}`,
+        `  throughput         ${pipelinePerMinute.toFixed(1)} photos/min through the pipeline; the engine alone ` +
+          `${engine.photosPerMinute.toFixed(1)} photos/min on the same photos, ${engine.lanes} at a time ` +
+          `(${engine.seconds.toFixed(1)} s): pipeline overhead ${(100 * overhead).toFixed(1)}% (target ≤ 10%)`,
         "",
       ].join("\n"),
     );
     if (values.json) {
-      const { writeFile } = await import("node:fs/promises");
-      await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+      await writeFile(
+        values.json,
+        `${JSON.stringify({ ...report, pipelinePhotosPerMinute: pipelinePerMinute, engine, pipelineOverhead: overhead }, null, 2)}\n`,
+      );
     }
     const clean =
       report.unsettled === 0 &&
