@@ -25,6 +25,8 @@ const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const REVIEWER = "tools-reviewer";
 const UNDO_WINDOW_MS = 5_000;
+/** How long a page may take to show what it loads, on a machine busy with other tests. */
+const SLOW = { timeout: 15_000 };
 
 const databaseUrl = uniqueDatabaseUrl("review_tools");
 let stack: LocalStackProcess;
@@ -201,12 +203,12 @@ describe("the reviewer's tools", () => {
     const page = await context.newPage();
     const problems = watch(page);
     await signIn(page, `/product/${product.id}`);
-    await expect.poll(heading(page)).toBe(product.title);
+    await expect.poll(heading(page), SLOW).toBe(product.title);
     const compare = page.getByRole("region", { name: "Compare with the original" });
 
     // The original comes from storage (a presigned GET), not from this origin, beside all four variants.
     const sideBySide = compare.locator(".side-by-side img");
-    await expect.poll(() => sideBySide.count()).toBe(5);
+    await expect.poll(() => sideBySide.count(), SLOW).toBe(5);
     const original = compare.getByRole("img", { name: `${product.title}: the original`, exact: true });
     const originalUrl = new URL((await original.getAttribute("src")) ?? "");
     expect(originalUrl.origin).not.toBe(new URL(stack.apiUrl).origin);
@@ -253,19 +255,19 @@ describe("the reviewer's tools", () => {
     // Zoom: the image is drawn 2× and 4× as wide, and the view pans by keyboard.
     const width1 = stageBox.width;
     await compare.getByRole("radio", { name: "2×" }).check();
-    await expect.poll(async () => ((await stage.boundingBox())?.width ?? 0) / width1).toBeCloseTo(2, 1);
+    await expect.poll(async () => ((await stage.boundingBox())?.width ?? 0) / width1, SLOW).toBeCloseTo(2, 1);
     await compare.getByRole("radio", { name: "4×" }).check();
-    await expect.poll(async () => ((await stage.boundingBox())?.width ?? 0) / width1).toBeCloseTo(4, 1);
+    await expect.poll(async () => ((await stage.boundingBox())?.width ?? 0) / width1, SLOW).toBeCloseTo(4, 1);
     const view = compare.getByRole("region", { name: /^Comparison at 4×/ });
     const scrollLeft = () =>
       view.evaluate((element) => (element as unknown as { scrollLeft: number }).scrollLeft);
     const panStart = await scrollLeft();
     await view.focus();
     for (let step = 0; step < 5; step += 1) await page.keyboard.press("ArrowRight");
-    await expect.poll(scrollLeft).toBeGreaterThan(panStart);
+    await expect.poll(scrollLeft, SLOW).toBeGreaterThan(panStart);
     await checkView(page, "zoom-desktop");
     await compare.getByRole("radio", { name: "1×" }).check();
-    await expect.poll(async () => ((await stage.boundingBox())?.width ?? 0) / width1).toBeCloseTo(1, 1);
+    await expect.poll(async () => ((await stage.boundingBox())?.width ?? 0) / width1, SLOW).toBeCloseTo(1, 1);
 
     // Backdrops behind the images: black, and a checkerboard for a cut-out's edges.
     const backgroundOf = (selector: string) =>
@@ -303,7 +305,7 @@ describe("the reviewer's tools", () => {
     await checkView(page, "phone");
     expect(problems).toEqual([]);
     await context.close();
-  }, 180_000);
+  }, 300_000);
 
   it("holds a decision for undo: u leaves the product in review, one left alone lands after the window, the next product is already loaded", async () => {
     requireChromium();
@@ -323,9 +325,9 @@ describe("the reviewer's tools", () => {
         decisions.push(new URL(request.url()).pathname);
     });
     await signIn(page, "/queue?seller=tools-undo");
-    await expect.poll(heading(page)).toBe("Review queue");
+    await expect.poll(heading(page), SLOW).toBe("Review queue");
     const rows = page.getByRole("list", { name: /waiting for review/ }).getByRole("listitem");
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count(), SLOW).toBe(3);
     const order = await rows.locator("a.row-title").allTextContents();
     const idOf = (title: string | undefined) =>
       undone.find((product) => product.title === title)?.id ?? "missing";
@@ -333,11 +335,11 @@ describe("the reviewer's tools", () => {
 
     await page.keyboard.press("j");
     await page.keyboard.press("Enter");
-    await expect.poll(heading(page)).toBe(first);
+    await expect.poll(heading(page), SLOW).toBe(first);
     // While the reviewer looks at the first product, the second is fetched.
-    await expect.poll(() => productLoads.filter((load) => load.id === idOf(second)).length).toBe(1);
+    await expect.poll(() => productLoads.filter((load) => load.id === idOf(second)).length, SLOW).toBe(1);
     const panel = page.getByRole("region", { name: "Decision" });
-    await expect.poll(() => panel.getByRole("radio").count()).toBeGreaterThan(0);
+    await expect.poll(() => panel.getByRole("radio").count(), SLOW).toBeGreaterThan(0);
 
     // Approve, then u inside the window: nothing is sent, and the product is shown again, still in review.
     await page.keyboard.press("a");
@@ -345,7 +347,7 @@ describe("the reviewer's tools", () => {
     const chosen = await panel.getByRole("radio", { checked: true }).getAttribute("value");
     await page.keyboard.press("a");
     const decidedAt = Date.now();
-    await expect.poll(heading(page)).toBe(second);
+    await expect.poll(heading(page), SLOW).toBe(second);
     const openedIn = Date.now() - decidedAt;
     // The second product came from the prefetch: no new request for it.
     expect(productLoads.filter((load) => load.id === idOf(second))).toHaveLength(1);
@@ -353,7 +355,7 @@ describe("the reviewer's tools", () => {
     expect(await toast.textContent()).toContain(`Approved ${undone.find((p) => p.title === first)?.sku}`);
     await page.keyboard.press("u");
     expect(Date.now() - decidedAt).toBeLessThan(UNDO_WINDOW_MS);
-    await expect.poll(heading(page)).toBe(first);
+    await expect.poll(heading(page), SLOW).toBe(first);
     await expect
       .poll(() => page.locator("[aria-live=polite]").textContent())
       .toMatch(/Undone: .* stays in review/);
@@ -362,12 +364,12 @@ describe("the reviewer's tools", () => {
     expect(decisions).toEqual([]);
 
     // Approve again and leave it: still in review inside the window, approved after it, as chosen.
-    await expect.poll(() => panel.getByRole("radio").count()).toBeGreaterThan(0);
+    await expect.poll(() => panel.getByRole("radio").count(), SLOW).toBeGreaterThan(0);
     await page.keyboard.press("a");
     await page.keyboard.press("Space");
     await page.keyboard.press("a");
     const sentAt = Date.now();
-    await expect.poll(heading(page)).toBe(second);
+    await expect.poll(heading(page), SLOW).toBe(second);
     expect((await productOf(idOf(first))).status).toBe("pending_review");
     // The held decision's toast, with its countdown and Undo, checked by axe with the page's clock paused (axe
     // can take longer than the window on a busy machine), then the clock runs on.
@@ -383,15 +385,17 @@ describe("the reviewer's tools", () => {
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(UNDO_WINDOW_MS - 500);
     expect(await productOf(idOf(first))).toMatchObject({ mainImage: chosen });
     expect(decisions).toEqual([`/products/${idOf(first)}/review`]);
-    await expect.poll(() => page.locator(".decision-toast", { hasText: "is now approved" }).count()).toBe(1);
+    await expect
+      .poll(() => page.locator(".decision-toast", { hasText: "is now approved" }).count(), SLOW)
+      .toBe(1);
     await checkView(page, "undo-sent-desktop");
 
     // A decision whose tab closes inside the window is sent at once (keepalive), not lost.
-    await expect.poll(() => panel.getByRole("radio").count()).toBeGreaterThan(0);
+    await expect.poll(() => panel.getByRole("radio").count(), SLOW).toBeGreaterThan(0);
     await page.keyboard.press("r");
     await page.keyboard.type("Photo is blurred");
     await page.keyboard.press("Control+Enter");
-    await expect.poll(heading(page)).toBe(third);
+    await expect.poll(heading(page), SLOW).toBe(third);
     const closedAt = Date.now();
     expect(problems).toEqual([]);
     await page.close({ runBeforeUnload: true });
@@ -401,7 +405,7 @@ describe("the reviewer's tools", () => {
     expect(Date.now() - closedAt).toBeLessThan(UNDO_WINDOW_MS);
     console.log(`next product shown ${openedIn} ms after a decision (prefetched)`);
     await context.close();
-  }, 180_000);
+  }, 300_000);
 
   it("approves selected products in one request, each with its main image, and shows each result", async () => {
     requireChromium();
@@ -414,9 +418,9 @@ describe("the reviewer's tools", () => {
         bulkPosts.push(request.postData() ?? "");
     });
     await signIn(page, "/queue?seller=tools-bulk");
-    await expect.poll(heading(page)).toBe("Review queue");
+    await expect.poll(heading(page), SLOW).toBe("Review queue");
     const rows = page.getByRole("list", { name: /waiting for review/ }).getByRole("listitem");
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count(), SLOW).toBe(3);
     const order = await rows.locator("a.row-title").allTextContents();
     const byTitle = (title: string | undefined) => {
       const found = bulk.find((product) => product.title === title);
@@ -436,12 +440,12 @@ describe("the reviewer's tools", () => {
     expect(await rows.nth(0).getByRole("checkbox").isChecked()).toBe(true);
     expect(await rows.nth(1).getByRole("checkbox").isChecked()).toBe(true);
     expect(await rows.nth(2).getByRole("checkbox").isChecked()).toBe(false);
-    await expect.poll(() => page.getByText("2 selected", { exact: true }).count()).toBe(1);
+    await expect.poll(() => page.getByText("2 selected", { exact: true }).count(), SLOW).toBe(1);
     await page.getByRole("button", { name: "Approve selected…" }).click();
 
     const panel = page.getByRole("region", { name: /^Approve 2 selected products/ });
     const selects = panel.getByRole("combobox");
-    await expect.poll(() => selects.count()).toBe(2);
+    await expect.poll(() => selects.count(), SLOW).toBe(2);
     // Each is proposed its standard variant.
     await expect
       .poll(() =>
@@ -456,7 +460,9 @@ describe("the reviewer's tools", () => {
     await page.setViewportSize(DESKTOP);
 
     await panel.getByRole("button", { name: "Approve 2" }).click();
-    await expect.poll(() => panel.getByRole("status").textContent()).toBe("2 approved, 0 conflict, 0 error.");
+    await expect
+      .poll(() => panel.getByRole("status").textContent(), SLOW)
+      .toBe("2 approved, 0 conflict, 0 error.");
     expect(bulkPosts).toHaveLength(1);
     expect(JSON.parse(bulkPosts[0] ?? "{}")).toEqual({
       reviews: [
@@ -479,7 +485,7 @@ describe("the reviewer's tools", () => {
     await rows.first().getByRole("checkbox").check();
     await page.getByRole("button", { name: "Approve selected…" }).click();
     const last = page.getByRole("region", { name: /^Approve 1 selected product/ });
-    await expect.poll(() => last.getByRole("combobox").inputValue()).toBe("standard");
+    await expect.poll(() => last.getByRole("combobox").inputValue(), SLOW).toBe("standard");
     await callApi(
       { url: stack.apiUrl, token: reviewerToken },
       "POST",
@@ -490,12 +496,14 @@ describe("the reviewer's tools", () => {
       },
     );
     await last.getByRole("button", { name: "Approve 1" }).click();
-    await expect.poll(() => last.getByRole("status").textContent()).toBe("0 approved, 1 conflict, 0 error.");
+    await expect
+      .poll(() => last.getByRole("status").textContent(), SLOW)
+      .toBe("0 approved, 1 conflict, 0 error.");
     expect(await last.getByRole("list", { name: "Selected products" }).textContent()).toMatch(
       /conflict: not approved: someone decided first \(it is rejected\)/,
     );
     expect((await productOf(byTitle(order[2]).id)).status).toBe("rejected");
     expect(problems).toEqual([]);
     await context.close();
-  }, 180_000);
+  }, 300_000);
 });
