@@ -120,14 +120,15 @@ export const createCognitoSignIn = (config: DashboardConfig, origin: string): Co
       // The calls refused together (the feed, a list) share one refresh.
       renewing ??= (async () => {
         const user = await manager.getUser();
-        if (!user?.refresh_token) return undefined;
         try {
-          const renewed = await manager.signinSilent();
-          return renewed ? sessionOf(renewed) : undefined;
+          const renewed = user?.refresh_token ? await manager.signinSilent() : null;
+          if (renewed) return sessionOf(renewed);
         } catch {
           // A refresh token that expired or was revoked: the caller signs the user out with the API's reason.
-          return undefined;
         }
+        // Signed out: no tokens of this user stay in the tab.
+        await manager.removeUser();
+        return undefined;
       })().finally(() => {
         renewing = undefined;
       });
