@@ -20,7 +20,8 @@ const allowedOrigins = (): string[] | undefined => {
 };
 
 /**
- * `-c dashboardUrls=https://a/,https://b/callback`: where managed login returns after sign-in and sign-out;
+ * `-c dashboardUrls=https://a/,https://b/`: the dashboard's base URLs; managed login returns to each one's
+ *   `auth/callback` after sign-in and to the URL itself after sign-out;
  * unset, each allowed origin followed by `/` (see lib/stacks.ts). lib/identity.ts refuses a non-HTTPS URL.
  */
 const dashboardUrls = (): string[] | undefined =>
