@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { type Browser, chromium, type Page, type Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,9 +18,9 @@ import { CORPUS } from "../support/upload.ts";
  * (a target size the API would refuse is shown on its field and nothing is sent; a valid one comes back live as
  * a new sequence), a new photo (a file that is no image refused before anything is sent; storage refusing the
  * ticket once, then Retry with a fresh ticket, and the new sequence live); a reviewer sees the downloads but not
- * the seller's controls; and on New products, a dropped photo joined to the row of a CSV picked after it, a
- * 400 of the API shown on the field it names, and an upload that never reached storage sent again by Retry. Each
- * new state is checked with axe at 1280 and 390 px and photographed into `test/browser/artifacts/`; any console
+ * the seller's controls; and on New products, a dropped folder walked (sub-folders too, hidden files
+ * skipped), a dropped photo joined to the row of a CSV picked after it, a 400 of the API shown on the field it
+ * names, and an upload that never reached storage sent again by Retry. Each new state is checked with axe at 1280 and 390 px and photographed into `test/browser/artifacts/`; any console
  * error, failed request or 4xx/5xx answer the test did not cause on purpose fails it.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -327,6 +329,51 @@ describe("re-upload and re-enhance", () => {
     expect(reviewerProblems).toEqual([]);
     await reviewerContext.close();
   }, 360_000);
+
+  it("walks a folder dropped on New products, sub-folders too, and skips its hidden files", async () => {
+    requireChromium();
+    const folder = await mkdtemp(join(tmpdir(), "pixel-lab-drop-"));
+    await mkdir(join(folder, "more"));
+    await copyFile(`${CORPUS}apple.jpg`, join(folder, "apple.jpg"));
+    await copyFile(`${CORPUS}orange.jpg`, join(folder, "more", "orange.jpg"));
+    await writeFile(join(folder, ".DS_Store"), "junk");
+    await writeFile(
+      join(folder, "products.csv"),
+      "sku,title,category,mrp,price,gst,photo\nDROP-1,Dropped apple,fruit,10,9,5,apple.jpg\nDROP-2,Dropped orange,fruit,10,9,5,orange.jpg\n",
+    );
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await context.newPage();
+    const problems = watch(page);
+    await signIn(page, "Seller", `${SELLER}-drop`);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "New products" }).click();
+    await expect
+      .poll(() => page.getByRole("heading", { level: 1 }).textContent(), { timeout: 15_000 })
+      .toBe("New products");
+    // A real drag of the folder, as the operating system hands it to Chromium (Playwright has no folder drop).
+    const zone = await page.getByRole("region", { name: "Photos" }).boundingBox();
+    if (!zone) throw new Error("the drop zone is not on the page");
+    const cdp = await context.newCDPSession(page);
+    const at = { x: zone.x + zone.width / 2, y: zone.y + zone.height / 2 };
+    const data = { items: [], files: [folder], dragOperationsMask: 1 };
+    for (const type of ["dragEnter", "dragOver", "drop"] as const) {
+      await cdp.send("Input.dispatchDragEvent", { type, ...at, data });
+    }
+    const rows = page.getByRole("list", { name: "New products" }).getByRole("listitem");
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
+    expect(
+      await rows
+        .getByLabel("Title")
+        .evaluateAll((inputs) => inputs.map((input) => (input as unknown as { value: string }).value)),
+    ).toEqual(["Dropped apple", "Dropped orange"]);
+    expect(await rows.nth(1).textContent()).toContain("orange.jpg");
+    expect(await page.getByRole("list", { name: "Refused files" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /^Create and upload/ }).textContent()).toBe(
+      "Create and upload (2)",
+    );
+    expect(problems).toEqual([]);
+    await context.close();
+    await rm(folder, { recursive: true, force: true });
+  }, 120_000);
 
   it("joins a dropped photo to a CSV row picked after it, maps the API's 400 to its field, and sends again by Retry an upload that never reached storage", async () => {
     requireChromium();
