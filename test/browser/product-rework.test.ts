@@ -20,7 +20,8 @@ import { CORPUS } from "../support/upload.ts";
  * ticket once, then Retry with a fresh ticket, and the new sequence live); a reviewer sees the downloads but not
  * the seller's controls; and on New products, a dropped folder walked (sub-folders too, hidden files
  * skipped), a dropped photo joined to the row of a CSV picked after it, a 400 of the API shown on the field it
- * names, and an upload that never reached storage sent again by Retry. Each new state is checked with axe at 1280 and 390 px and photographed into `test/browser/artifacts/`; any console
+ * names, and an upload that never reached storage sent again by Retry (with the same ticket, then with a fresh
+ * one once the page's clock has passed its expiry). Each new state is checked with axe at 1280 and 390 px and photographed into `test/browser/artifacts/`; any console
  * error, failed request or 4xx/5xx answer the test did not cause on purpose fails it.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -375,7 +376,7 @@ describe("re-upload and re-enhance", () => {
     await rm(folder, { recursive: true, force: true });
   }, 120_000);
 
-  it("joins a dropped photo to a CSV row picked after it, maps the API's 400 to its field, and sends again by Retry an upload that never reached storage", async () => {
+  it("joins a dropped photo to a CSV row picked after it, maps the API's 400 to its field, and sends again by Retry an upload that never reached storage, with a fresh ticket once it expired", async () => {
     requireChromium();
     const context = await browser.newContext({ viewport: PHONE });
     const page = await context.newPage();
@@ -394,11 +395,11 @@ describe("re-upload and re-enhance", () => {
       if (/\/uploads$/.test(new URL(request.url()).pathname)) tickets.push(request.url());
       if (new URL(request.url()).pathname === "/products") creates.push(request.postData() ?? "");
     });
-    // Storage's connection drops once: the photo never arrives, the ticket is still good.
+    // Storage's connection drops twice: the photo never arrives, the ticket is not at fault.
     await page.route(
       (url) => isStorage(url.href),
       async (route) => {
-        if (route.request().method() !== "POST" || aborted > 0) return route.fallback();
+        if (route.request().method() !== "POST" || aborted > 1) return route.fallback();
         aborted += 1;
         return route.abort("connectionreset");
       },
@@ -423,6 +424,8 @@ describe("re-upload and re-enhance", () => {
         });
       },
     );
+    // The page's clock runs as it does, until the test moves it on to expire a ticket.
+    await page.clock.install();
     await signIn(page, "Seller", `${SELLER}-retry`);
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "New products" }).click();
     await expect
@@ -472,14 +475,22 @@ describe("re-upload and re-enhance", () => {
       .poll(() => rows.first().locator(".field-error").textContent(), { timeout: 15_000 })
       .toBe("Upload failed: the upload did not reach storage. Retry");
     await checkView(page, "phone", "new-products-csv-retry");
+    // Retry sends again with the same ticket: none is asked for. The connection drops again.
+    await rows.first().getByRole("button", { name: "Retry" }).click();
+    await expect.poll(() => aborted, { timeout: 15_000 }).toBe(2);
+    await expect
+      .poll(() => rows.first().getByRole("button", { name: "Retry" }).count(), { timeout: 15_000 })
+      .toBe(1);
+    expect(tickets).toEqual([]);
+    // Sixteen minutes on, the ticket (15 minutes) has expired: Retry asks for a fresh one first, and sends.
+    await page.clock.fastForward("16:00");
     await rows.first().getByRole("button", { name: "Retry" }).click();
     await expect
       .poll(() => rows.first().getByRole("progressbar").getAttribute("value"), { timeout: 30_000 })
       .toBe("100");
     await expect.poll(() => rows.filter({ hasText: "In review" }).count(), { timeout: 60_000 }).toBe(1);
-    // The ticket was not at fault: the same one was used again, none was asked for.
-    expect(tickets).toEqual([]);
-    expect(aborted).toBe(1);
+    expect(tickets).toHaveLength(1);
+    expect(aborted).toBe(2);
     expect(creates.map((body) => JSON.parse(body).products[0].category)).toEqual(["fruit", "fruit and veg"]);
     expect(problems).toEqual([]);
     await context.close();
