@@ -331,16 +331,17 @@ describe("re-upload and re-enhance", () => {
     await reviewerContext.close();
   }, 360_000);
 
-  it("walks a folder dropped on New products, sub-folders too, and skips its hidden files", async () => {
+  it("walks a folder dropped on New products, sub-folders too, skips its hidden files, and says why a row's photo was refused", async () => {
     requireChromium();
     const folder = await mkdtemp(join(tmpdir(), "pixel-lab-drop-"));
     await mkdir(join(folder, "more"));
     await copyFile(`${CORPUS}apple.jpg`, join(folder, "apple.jpg"));
     await copyFile(`${CORPUS}orange.jpg`, join(folder, "more", "orange.jpg"));
     await writeFile(join(folder, ".DS_Store"), "junk");
+    await writeFile(join(folder, "notes.jpg"), pdfDocument);
     await writeFile(
       join(folder, "products.csv"),
-      "sku,title,category,mrp,price,gst,photo\nDROP-1,Dropped apple,fruit,10,9,5,apple.jpg\nDROP-2,Dropped orange,fruit,10,9,5,orange.jpg\n",
+      "sku,title,category,mrp,price,gst,photo\nDROP-1,Dropped apple,fruit,10,9,5,apple.jpg\nDROP-2,Dropped orange,fruit,10,9,5,orange.jpg\nDROP-3,Notes,paper,10,9,5,notes.jpg\n",
     );
     const context = await browser.newContext({ viewport: DESKTOP });
     const page = await context.newPage();
@@ -360,14 +361,20 @@ describe("re-upload and re-enhance", () => {
       await cdp.send("Input.dispatchDragEvent", { type, ...at, data });
     }
     const rows = page.getByRole("list", { name: "New products" }).getByRole("listitem");
-    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(3);
     expect(
       await rows
         .getByLabel("Title")
         .evaluateAll((inputs) => inputs.map((input) => (input as unknown as { value: string }).value)),
-    ).toEqual(["Dropped apple", "Dropped orange"]);
+    ).toEqual(["Dropped apple", "Dropped orange", "Notes"]);
     expect(await rows.nth(1).textContent()).toContain("orange.jpg");
-    expect(await page.getByRole("list", { name: "Refused files" }).count()).toBe(0);
+    // The photo a row names but the page refused: the row says why, and waits.
+    expect(await page.getByRole("list", { name: "Refused files" }).textContent()).toMatch(
+      /^notes\.jpg: it is a PDF file/,
+    );
+    expect(await rows.nth(2).textContent()).toContain(
+      "“notes.jpg” was not added (it is a PDF file, not a JPEG",
+    );
     expect(await page.getByRole("button", { name: /^Create and upload/ }).textContent()).toBe(
       "Create and upload (2)",
     );

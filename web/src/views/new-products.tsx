@@ -566,6 +566,11 @@ export const NewProducts = ({ api, maxUploadBytes }: { api: Api; maxUploadBytes:
                           other.file && matchPhoto(row.wanted ?? "", [other.file.name]) !== undefined,
                       )
                 }
+                refusedAs={
+                  row.file
+                    ? undefined
+                    : refused.find((item) => matchPhoto(row.wanted ?? "", [item.name]) !== undefined)?.reason
+                }
                 onChange={(field, value) =>
                   update(row.key, (current) => {
                     const values = { ...current.values, [field]: value };
@@ -614,6 +619,7 @@ const ProductRow = ({
   index,
   csvRead,
   takenBy,
+  refusedAs,
   onChange,
   onWithoutPhoto,
   onRemove,
@@ -623,6 +629,8 @@ const ProductRow = ({
   index: number;
   csvRead: boolean;
   takenBy: Row | undefined;
+  /** Why the photo the row names was refused, when it was. */
+  refusedAs: string | undefined;
   onChange: (field: Field, value: string) => void;
   onWithoutPhoto: (withoutPhoto: boolean) => void;
   onRemove: () => void;
@@ -654,9 +662,11 @@ const ProductRow = ({
         <div className="notice notice-error">
           <p id={id("photo-missing")}>
             {row.wanted
-              ? takenBy
-                ? `“${row.wanted}” is already the photo of ${rowName(takenBy)}: pick it again for this row, or create this product without a photo.`
-                : `No photo named “${row.wanted}” was picked: add it (choose or drop it), or create this product without a photo and upload one from its page later.`
+              ? refusedAs
+                ? `“${row.wanted}” was not added (${refusedAs}): pick another photo of that name, or create this product without a photo.`
+                : takenBy
+                  ? `“${row.wanted}” is already the photo of ${rowName(takenBy)}: pick it again for this row, or create this product without a photo.`
+                  : `No photo named “${row.wanted}” was picked: add it (choose or drop it), or create this product without a photo and upload one from its page later.`
               : "This row names no photo: add one named in its photo column, or create the product without a photo."}
           </p>
           <label className="choice">
