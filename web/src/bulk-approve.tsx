@@ -129,6 +129,8 @@ export const BulkApprove = ({
     }
   };
 
+  // The main images are chosen among each product's variants: the button waits until all are known.
+  const allLoaded = selected.every((product) => loaded[product.id]?.state === "ready");
   const counts = results
     ? Object.values(results).reduce(
         (all, outcome) => ({ ...all, [outcome.kind]: (all[outcome.kind] ?? 0) + 1 }),
@@ -215,7 +217,7 @@ export const BulkApprove = ({
         </ul>
         <div className="head-actions">
           {results ? null : (
-            <button type="submit" className="primary" disabled={sending}>
+            <button type="submit" className="primary" disabled={sending || !allLoaded}>
               {sending ? "Approving…" : `Approve ${selected.length}`}
             </button>
           )}

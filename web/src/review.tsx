@@ -154,7 +154,7 @@ export const decidedFirst = (product: ProductJson): string => {
       : product.status === "rejected"
         ? `rejected: ${product.statusReason ?? "no reason given"}`
         : STATUS_LABELS[product.status].toLowerCase();
-  return `Someone decided first: ${product.sku} was ${what} (${formatTime(product.statusChangedAt)}). See its history below.`;
+  return `Someone decided first: ${product.sku} was ${what} (${formatTime(product.statusChangedAt)}); its history names who.`;
 };
 
 export interface DecisionHandle {
