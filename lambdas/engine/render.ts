@@ -183,7 +183,15 @@ export const renderVariantSet = async (
       megapixels: (header.width * header.height) / 1_000_000,
     },
   };
-  const variants = await Promise.all(specs.map((spec) => renderVariant(master, spec, quality, background)));
+  // A variant with a target size is a chain of encodes, each waiting for the last: started first, its
+  // steps are queued ahead of the other variants' single encodes, which fill the cores around it.
+  const started = new Map<VariantSpec, Promise<RenderedVariant>>();
+  for (const spec of [...specs].sort(
+    (a, b) => Number(b.targetKb !== undefined) - Number(a.targetKb !== undefined),
+  )) {
+    started.set(spec, renderVariant(master, spec, quality, background));
+  }
+  const variants = await Promise.all(specs.map((spec) => started.get(spec) as Promise<RenderedVariant>));
   return {
     original: {
       width: header.width,

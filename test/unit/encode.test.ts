@@ -177,7 +177,8 @@ beforeAll(async () => {
       ),
     ),
   ]);
-}, 120_000);
+  // Generous: on a shared 2-core host under load the searches above take several times their quiet time.
+}, 300_000);
 
 afterAll(() => {
   const header = [
