@@ -131,12 +131,8 @@ export const BulkApprove = ({
 
   // The main images are chosen among each product's variants: the button waits until all are known.
   const allLoaded = selected.every((product) => loaded[product.id]?.state === "ready");
-  const counts = results
-    ? Object.values(results).reduce(
-        (all, outcome) => ({ ...all, [outcome.kind]: (all[outcome.kind] ?? 0) + 1 }),
-        {} as Partial<Record<Outcome["kind"], number>>,
-      )
-    : undefined;
+  const count = (kind: Outcome["kind"]) =>
+    Object.values(results ?? {}).filter((outcome) => outcome.kind === kind).length;
 
   return (
     <section className="bulk-panel" aria-labelledby={`${id}-heading`}>
@@ -148,9 +144,9 @@ export const BulkApprove = ({
         one that needs no attention, otherwise the one you choose. One request; each product is decided on its
         own.
       </p>
-      {counts ? (
+      {results ? (
         <p role="status" className="bulk-summary">
-          {counts.approved ?? 0} approved, {counts.conflict ?? 0} conflict, {counts.error ?? 0} error.
+          {count("approved")} approved, {count("conflict")} conflict, {count("error")} error.
         </p>
       ) : null}
       {failure ? (
@@ -167,7 +163,14 @@ export const BulkApprove = ({
             return (
               <li key={item.id}>
                 {item.thumbnailUrl ? (
-                  <img src={item.thumbnailUrl} alt="" width={64} height={64} loading="lazy" />
+                  <img
+                    className="bulk-thumb"
+                    src={item.thumbnailUrl}
+                    alt=""
+                    width={64}
+                    height={64}
+                    loading="lazy"
+                  />
                 ) : (
                   <span aria-hidden="true" />
                 )}
