@@ -13,6 +13,8 @@ import sharp from "sharp";
 import { decodeMaster, readHeader } from "../lambdas/engine/decode.ts";
 import { encode } from "../lambdas/engine/encode.ts";
 import { sniffImageFormat } from "../lambdas/engine/formats.ts";
+import { applyMode, fitInside } from "../lambdas/engine/modes.ts";
+import { assessBackground, assessQuality } from "../lambdas/engine/quality.ts";
 import { fromRaw, type RawImage, toRaw } from "../lambdas/engine/raw-image.ts";
 import { type EngineResult, masterSideFor, renderVariantSet } from "../lambdas/engine/render.ts";
 import { DEFAULT_VARIANT_SET } from "../lambdas/engine/variant-spec.ts";
@@ -141,6 +143,40 @@ const floor = async (input: Uint8Array, outputs: EngineOutput[]): Promise<number
   return totalBytes(encoded);
 };
 
+/**
+ * The recipe: the one decode, the master's assessment (AUTO and STANDARDIZE are chosen from it), each
+ * variant's mode, and one encode of each at the engine's final quality, the variants concurrently as in
+ * the engine. What the engine adds to it is its own overhead: the outputs' assessments and compliance,
+ * the hashes, the target-size search.
+ */
+const recipe = async (input: Uint8Array, outputs: EngineOutput[]): Promise<number> => {
+  const master = await decodeMaster(input, masterSideFor(DEFAULT_VARIANT_SET), MAX_PIXELS);
+  const [quality, background] = await Promise.all([assessQuality(master), assessBackground(master)]);
+  const encoded = await Promise.all(
+    DEFAULT_VARIANT_SET.map(async (spec, index) => {
+      const output = outputs[index] as EngineOutput;
+      const keepAlpha = spec.format !== "jpeg" && master.channels === 4;
+      const made = await applyMode(spec.mode, master, {
+        quality,
+        background,
+        profile: spec.profile,
+        keepAlpha,
+        maxSide: spec.maxSide,
+        fullSide: spec.fullSide,
+      });
+      if (made.kind === "skipped") return { bytes: 0 };
+      const image =
+        spec.maxSide && spec.mode !== "OPTIMIZE" ? await fitInside(made.image, spec.maxSide) : made.image;
+      return encode(await atSize(image, output.width, output.height), {
+        format: output.format,
+        ...(output.quality === null ? {} : { quality: output.quality }),
+        keepAlpha: keepAlpha && image.channels === 4,
+      });
+    }),
+  );
+  return totalBytes(encoded);
+};
+
 /** The README's `standard` recipe in one sharp pipeline, with vipsthumbnail's JPEG settings. */
 const standardTurbo = async (input: Uint8Array): Promise<number> => {
   const data = await sharp(input, { limitInputPixels: MAX_PIXELS, failOn: "truncated", pages: 1 })
@@ -225,6 +261,11 @@ const prepare = async (input: Uint8Array, tiny: Uint8Array): Promise<{ work: Wor
       engineOutputs = outputs;
       // That run also warmed up the decoder and every encoder: no other warm-up.
       return { warm: async () => 0, work: () => floor(input, outputs) };
+    }
+    case "recipe": {
+      const outputs = outputsOf(await runEngine(input));
+      engineOutputs = outputs;
+      return { warm: async () => 0, work: () => recipe(input, outputs) };
     }
     case "naive": {
       const header = await headerOf(input);

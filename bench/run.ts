@@ -129,7 +129,16 @@ console.log(
     "          weighs on all alike; ImageMagick and vipsthumbnail times include starting their process\n",
 );
 
-const COLUMNS = ["engine", "floor", "naive", "imagemagick", "vipsthumb", "stdTurbo", "avif e2"] as const;
+const COLUMNS = [
+  "engine",
+  "floor",
+  "recipe",
+  "naive",
+  "imagemagick",
+  "vipsthumb",
+  "stdTurbo",
+  "avif e2",
+] as const;
 const cell = (m: Measurement | null) =>
   m ? `${m.wallMs.toFixed(0)}/${m.cpuMs.toFixed(0)} ${(m.bytes / 1024).toFixed(0)}K` : "—";
 const row = (photo: string, mp: string, cells: string[], rss: string) =>
@@ -142,6 +151,7 @@ interface PhotoResult {
   megapixels: number;
   engine: Measurement;
   floor: Measurement;
+  recipe: Measurement;
   naive: Measurement;
   imagemagick: Measurement | null;
   vipsthumbnail: Measurement | null;
@@ -177,6 +187,7 @@ for (const photo of photos) {
   const rounds = {
     engine: [] as Measurement[],
     floor: [] as Measurement[],
+    recipe: [] as Measurement[],
     naive: [] as Measurement[],
     imagemagick: [] as Measurement[],
     vipsthumbnail: [] as Measurement[],
@@ -185,6 +196,7 @@ for (const photo of photos) {
   for (let round = 0; round < ROUNDS; round += 1) {
     rounds.engine.push(measure("engine", file, runs));
     rounds.floor.push(measure("floor", file, runs));
+    rounds.recipe.push(measure("recipe", file, runs));
     rounds.naive.push(measure("naive", file, runs));
     // ImageMagick makes its outputs at the qualities the engine's encodes ended on.
     if (imagemagick) {
@@ -201,6 +213,7 @@ for (const photo of photos) {
     megapixels,
     engine,
     floor: merged(rounds.floor),
+    recipe: merged(rounds.recipe),
     naive: merged(rounds.naive),
     imagemagick: imagemagick ? merged(rounds.imagemagick) : null,
     vipsthumbnail: vipsthumbnail ? merged(rounds.vipsthumbnail) : null,
@@ -209,16 +222,25 @@ for (const photo of photos) {
     avif: measure("avif", file, 1),
   };
   results.push(result);
-  const { floor, naive, standardTurbo, avif } = result;
-  const cells = [engine, floor, naive, result.imagemagick, result.vipsthumbnail, standardTurbo, avif].map(
-    cell,
-  );
+  const { floor, recipe, naive, standardTurbo, avif } = result;
+  const cells = [
+    engine,
+    floor,
+    recipe,
+    naive,
+    result.imagemagick,
+    result.vipsthumbnail,
+    standardTurbo,
+    avif,
+  ].map(cell);
   console.log(row(photo, megapixels.toFixed(1), cells, (engine.peakRssMb ?? 0).toFixed(0)));
 }
 
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);
 const ratiosOf = (r: PhotoResult) => ({
   engineOverFloor: ratio(r.engine.wallMs, r.floor.wallMs),
+  engineOverRecipe: ratio(r.engine.wallMs, r.recipe.wallMs),
+  recipeOverFloor: ratio(r.recipe.wallMs, r.floor.wallMs),
   naiveCpuOverEngineCpu: ratio(r.naive.cpuMs, r.engine.cpuMs),
   imagemagickOverEngine: ratio(r.imagemagick?.wallMs, r.engine.wallMs),
   imagemagickBytesOverEngine: ratio(r.imagemagick?.bytes, r.engine.bytes),
@@ -297,6 +319,8 @@ const summary = {
     all.map((q) => q.naiveCpuOverEngineCpu),
     true,
   ),
+  engineOverRecipe: spread(all.map((q) => q.engineOverRecipe)),
+  recipeOverFloor: spread(all.map((q) => q.recipeOverFloor)),
   fixedMs: {
     decode: spread(results.map((r) => r.engine.fixed?.decodeMs)),
     assess: spread(results.map((r) => r.engine.fixed?.assessMs)),
@@ -362,6 +386,14 @@ console.log(
   `  ${"naive CPU / engine CPU".padEnd(32)} ${show(summary.naiveCpuOverEngineCpu?.median).padStart(7)} ${show(summary.naiveCpuOverEngineCpu?.worst).padStart(7)}   ` +
     "information, not a target: where shrink-on-load makes decoding cheap, decoding once saves little",
 );
+console.log(
+  `  ${"recipe / floor (wall)".padEnd(32)} ${show(summary.recipeOverFloor?.median).padStart(7)} ${show(summary.recipeOverFloor?.worst).padStart(7)}   ` +
+    "information: the modes' own pixel work (AUTO's corrections, STANDARDIZE's framing) over bare encodes",
+);
+console.log(
+  `  ${"engine / recipe (wall)".padEnd(32)} ${show(summary.engineOverRecipe?.median).padStart(7)} ${show(summary.engineOverRecipe?.worst).padStart(7)}   ` +
+    "information: the engine's own overhead (outputs' assessments, hashes, target search)",
+);
 const fixed = summary.fixedMs;
 console.log(
   `  fixed per photo, ms (median / worst): decode ${show(fixed.decode?.median, 0)} / ${show(fixed.decode?.worst, 0)}, ` +
@@ -413,6 +445,7 @@ if (jsonFile) {
       engineMs: round(r.engine.wallMs),
       engineCpuMs: round(r.engine.cpuMs),
       floorMs: round(r.floor.wallMs),
+      recipeMs: round(r.recipe.wallMs),
       naiveMs: round(r.naive.wallMs),
       naiveCpuMs: round(r.naive.cpuMs),
       imagemagickMs: round(r.imagemagick?.wallMs),
