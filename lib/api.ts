@@ -136,21 +136,24 @@ export class Api extends Construct {
         }),
       );
     }
-    // The product's original photo: HEAD (is it still kept?) and a presigned GET signed with the function's own
-    // credentials, so GetObject on raw/ alone; ListBucket on raw/ so a photo that expired answers 404, not 403.
-    functions["get-product"].addToRolePolicy(
-      new PolicyStatement({
-        actions: ["s3:GetObject"],
-        resources: [storage.objectsArn(BUCKETS.raw, RAW_PREFIX)],
-      }),
-    );
-    functions["get-product"].addToRolePolicy(
-      new PolicyStatement({
-        actions: ["s3:ListBucket"],
-        resources: [storage.rawBucket.bucketArn],
-        conditions: { StringLike: { "s3:prefix": [`${RAW_PREFIX}*`] } },
-      }),
-    );
+    // The product's original photo: HEAD (is it still kept? get-product before presigning a GET signed with the
+    // function's own credentials, enhance-product before queueing a re-enhancement of it), so GetObject on raw/
+    // alone; ListBucket on raw/ so a photo that expired answers 404, not 403.
+    for (const handler of ["get-product", "enhance-product"] as const) {
+      functions[handler].addToRolePolicy(
+        new PolicyStatement({
+          actions: ["s3:GetObject"],
+          resources: [storage.objectsArn(BUCKETS.raw, RAW_PREFIX)],
+        }),
+      );
+      functions[handler].addToRolePolicy(
+        new PolicyStatement({
+          actions: ["s3:ListBucket"],
+          resources: [storage.rawBucket.bucketArn],
+          conditions: { StringLike: { "s3:prefix": [`${RAW_PREFIX}*`] } },
+        }),
+      );
+    }
     // /health: HeadBucket on both buckets (s3:ListBucket), the queue's attributes and the Gemini key's
     // metadata, nothing more.
     functions.health.addToRolePolicy(

@@ -92,7 +92,7 @@ export const acknowledgments = (data: DataStack, application: AppStack): Acknowl
       scope: application.api,
       id: rawObjects,
       reason:
-        "Presigning an upload needs s3:PutObject on the object keys under raw/; keys are generated per upload (raw/{productId}/{uploadId}.{ext}), so the grant is the raw/ prefix, nothing wider.",
+        "Presigning an upload needs s3:PutObject on the object keys under raw/, and reading a product's original (get-product's HEAD and presigned GET, enhance-product's HEAD) s3:GetObject there; keys are generated per upload (raw/{productId}/{uploadId}.{ext}), so each grant is the raw/ prefix, nothing wider.",
     },
     {
       scope: application.worker,

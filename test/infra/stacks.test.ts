@@ -340,32 +340,35 @@ describe("dashboard hosting", () => {
     expect(csp).toContain(`img-src 'self' data: https://${resourceName(STAGE, "raw")}-`);
   });
 
-  it("lets get-product HEAD and presign a GET of raw/ alone: GetObject and a prefixed ListBucket, nothing more on S3", () => {
-    const policy = Object.entries(app.findResources("AWS::IAM::Policy")).find(([id]) =>
-      id.includes("GetProductServiceRoleDefaultPolicy"),
-    );
-    if (!policy) throw new Error("get-product has no policy");
-    const statements = (
-      policy[1] as {
-        Properties: {
-          PolicyDocument: {
-            Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+  it.each(["GetProduct", "EnhanceProduct"])(
+    "lets %s HEAD (and presign a GET of) raw/ alone: GetObject and a prefixed ListBucket, nothing more on S3",
+    (fn) => {
+      const policy = Object.entries(app.findResources("AWS::IAM::Policy")).find(([id]) =>
+        id.includes(`${fn}ServiceRoleDefaultPolicy`),
+      );
+      if (!policy) throw new Error(`${fn} has no policy`);
+      const statements = (
+        policy[1] as {
+          Properties: {
+            PolicyDocument: {
+              Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+            };
           };
-        };
-      }
-    ).Properties.PolicyDocument.Statement.filter((statement) =>
-      [statement.Action].flat().some((action) => action.startsWith("s3:")),
-    );
-    expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
-      "s3:GetObject",
-      "s3:ListBucket",
-    ]);
-    const read = statements.find((statement) => statement.Action === "s3:GetObject");
-    expect(JSON.stringify(read?.Resource)).toContain(`/${RAW_PREFIX}*`);
-    expect(JSON.stringify(read?.Resource)).not.toContain("enhanced");
-    const list = statements.find((statement) => statement.Action === "s3:ListBucket");
-    expect(list?.Condition).toEqual({ StringLike: { "s3:prefix": [`${RAW_PREFIX}*`] } });
-  });
+        }
+      ).Properties.PolicyDocument.Statement.filter((statement) =>
+        [statement.Action].flat().some((action) => action.startsWith("s3:")),
+      );
+      expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
+        "s3:GetObject",
+        "s3:ListBucket",
+      ]);
+      const read = statements.find((statement) => statement.Action === "s3:GetObject");
+      expect(JSON.stringify(read?.Resource)).toContain(`/${RAW_PREFIX}*`);
+      expect(JSON.stringify(read?.Resource)).not.toContain("enhanced");
+      const list = statements.find((statement) => statement.Action === "s3:ListBucket");
+      expect(list?.Condition).toEqual({ StringLike: { "s3:prefix": [`${RAW_PREFIX}*`] } });
+    },
+  );
 
   it("uploads the build to the dashboard bucket: the hashed bundle for a year, immutable, never pruned", () => {
     expect(bundleDeployment()?.Properties).toMatchObject({
