@@ -15,6 +15,7 @@ import {
   takeNotice,
 } from "./session.ts";
 import { PageHeading } from "./ui.tsx";
+import { decisions } from "./undo.ts";
 import { MAX_UPLOAD_BYTES } from "./upload.ts";
 import { Gallery } from "./views/gallery.tsx";
 import { NewProducts } from "./views/new-products.tsx";
@@ -88,6 +89,8 @@ export const App = ({ config }: { config: DashboardConfig }) => {
   };
 
   const signOut = () => {
+    // A decision still held for undo is sent now, while the token that made it is still here.
+    decisions.flush();
     clearSession();
     setSession(undefined);
     setNotice("You signed out.");
@@ -212,7 +215,15 @@ const Page = ({
         </Forbidden>
       );
     case "product":
-      return <ProductPage key={route.id} api={api} id={route.id} session={session} />;
+      return (
+        <ProductPage
+          key={route.id}
+          api={api}
+          id={route.id}
+          session={session}
+          maxUploadBytes={config.maxUploadBytes ?? MAX_UPLOAD_BYTES}
+        />
+      );
     case "not-found":
       return (
         <>

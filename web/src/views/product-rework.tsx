@@ -13,7 +13,7 @@ import {
 import type { Session } from "../session.ts";
 import { STATUS_LABELS } from "../status.ts";
 import { formatBytes } from "../ui.tsx";
-import { checkFile, MAX_UPLOAD_BYTES, UploadError, uploadWithTicket } from "../upload.ts";
+import { checkFile, UploadError, uploadWithTicket } from "../upload.ts";
 import "./product-rework.css";
 
 /** The file name a variant downloads as: the sku, the variant and its sequence, the format's usual extension. */
@@ -29,10 +29,12 @@ export const ProductRework = ({
   api,
   product,
   session,
+  maxUploadBytes,
 }: {
   api: Api;
   product: ProductView;
   session: Session;
+  maxUploadBytes: number;
 }) => {
   const reviewer = session.roles.includes("reviewer");
   // A seller sees only their own products; someone who is both may be looking at another seller's.
@@ -60,7 +62,7 @@ export const ProductRework = ({
       {owner ? (
         <section aria-labelledby="rework-heading" className="rework">
           <h2 id="rework-heading">Photo and variants</h2>
-          <NewPhoto api={api} product={product} />
+          <NewPhoto api={api} product={product} maxUploadBytes={maxUploadBytes} />
           <Reenhance api={api} product={product} />
         </section>
       ) : null}
@@ -75,7 +77,15 @@ type Sending =
   | { state: "failed"; name: string; message: string; needsTicket: boolean };
 
 /** A new photo for the product: checked by its bytes and size, then sent with a fresh presigned POST. */
-const NewPhoto = ({ api, product }: { api: Api; product: ProductView }) => {
+const NewPhoto = ({
+  api,
+  product,
+  maxUploadBytes,
+}: {
+  api: Api;
+  product: ProductView;
+  maxUploadBytes: number;
+}) => {
   const [refused, setRefused] = useState<string>();
   const [sending, setSending] = useState<Sending>({ state: "idle" });
   const picked = useRef<{ file: File; contentType: UploadContentType; ticket?: UploadTicket }>(undefined);
@@ -118,7 +128,7 @@ const NewPhoto = ({ api, product }: { api: Api; product: ProductView }) => {
     event.target.value = "";
     if (!file) return;
     setRefused(undefined);
-    const check = await checkFile(file, MAX_UPLOAD_BYTES);
+    const check = await checkFile(file, maxUploadBytes);
     if (!check.ok) {
       picked.current = undefined;
       setSending({ state: "idle" });

@@ -22,7 +22,18 @@ import { Failed, formatBytes, formatTime, Loading, PageHeading, StatusBadge, use
 import { ProductRework } from "./product-rework.tsx";
 
 /** One product: every current image, its status, the analysis in brief, and its history. */
-export const ProductPage = ({ api, id, session }: { api: Api; id: string; session: Session }) => {
+export const ProductPage = ({
+  api,
+  id,
+  session,
+  maxUploadBytes,
+}: {
+  api: Api;
+  id: string;
+  session: Session;
+  /** The API's upload limit (config.json), so a new photo over it is refused before sending. */
+  maxUploadBytes: number;
+}) => {
   const { feed, announce } = useLive();
   const [product, reload] = useResource(`product:${id}`, async () => {
     await feed.ready;
@@ -122,7 +133,7 @@ export const ProductPage = ({ api, id, session }: { api: Api; id: string; sessio
               onDecide={(chosen) => decideAndMoveOn(api, product.data, chosen, announce)}
             />
           ) : null}
-          <ProductRework api={api} product={product.data} session={session} />
+          <ProductRework api={api} product={product.data} session={session} maxUploadBytes={maxUploadBytes} />
         </ProductDetail>
       ) : null}
     </>
