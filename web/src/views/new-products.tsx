@@ -519,7 +519,7 @@ export const NewProducts = ({ api, maxUploadBytes }: { api: Api; maxUploadBytes:
             <p>
               <strong>{report.name}</strong>: {report.rows} row{report.rows === 1 ? "" : "s"} read.
               {report.problems.length > 0
-                ? ` ${report.problems.length} problem(s), shown on their rows below; nothing is sent until they are fixed:`
+                ? ` ${report.problems.length} problem(s) in the file, each shown on its row below until it is fixed:`
                 : ""}
             </p>
             {report.problems.length > 0 ? (
