@@ -293,9 +293,9 @@ export const removeBackground = (
 
 /**
  * The square's side for a product whose longest side is `productLongest` px, and why. No invented
- * pixels: the profile's side when the product has the pixels to fill it; else the side at which the
- * product keeps its own size, but at least the profile's smallest accepted side; the product enlarged
- * at most `maxEnlargement`×, the canvas shrinking below the smallest side rather than enlarging more.
+ * pixels: the profile's side when the product has the pixels to fill it; else the smallest side the
+ * profile accepts; the product enlarged at most `maxEnlargement`×, the canvas shrinking below the
+ * smallest side rather than enlarging more.
  * `fullSide` asks for the profile's side whatever it takes.
  */
 export const standardCanvas = (
@@ -306,9 +306,8 @@ export const standardCanvas = (
   const atProductSize = Math.ceil(productLongest / profile.fill);
   if (fullSide) return { side: profile.side, why: "the full side, as the variant asks" };
   if (atProductSize >= profile.side) return { side: profile.side, why: "the profile's side" };
-  if (atProductSize >= profile.minSide) {
-    return { side: atProductSize, why: `the product's own ${productLongest} px, not enlarged` };
-  }
+  // Without the pixels for the preferred side, the smallest side that still passes: fewer bytes for the same
+  // compliance, and a product between the two sizes is made smaller, never larger.
   const mostEnlarged = Math.floor((RECIPES.standardize.maxEnlargement * productLongest) / profile.fill);
   if (mostEnlarged >= profile.minSide) {
     return { side: profile.minSide, why: `the smallest side ${profile.name} accepts` };

@@ -119,12 +119,14 @@ describe("the local pipeline, end to end over HTTP", () => {
   });
 
   it("takes real photos from bulk creation to pending_review with the default variant set", async () => {
+    // `standardSide`: STANDARDIZE's square invents no pixels: Amazon's 2000 px when the product fills it, else
+    // its smallest side, 1000 px, the product enlarged 2× at most (box.png's 324 px product: a 762 px square).
     const photos = [
-      { file: "LadyBird.jpg", type: "image/jpeg", longest: 2560 },
-      { file: "Wood.jpg", type: "image/jpeg", longest: 2560 },
-      { file: "chicky_512.png", type: "image/png", longest: 512 },
-      { file: "box.png", type: "image/png", longest: 324 },
-      { file: "apple.jpg", type: "image/jpeg", longest: 512 },
+      { file: "LadyBird.jpg", type: "image/jpeg", longest: 2560, standardSide: 2000 },
+      { file: "Wood.jpg", type: "image/jpeg", longest: 2560, standardSide: 2000 },
+      { file: "chicky_512.png", type: "image/png", longest: 512, standardSide: 1000 },
+      { file: "box.png", type: "image/png", longest: 324, standardSide: 762 },
+      { file: "apple.jpg", type: "image/jpeg", longest: 512, standardSide: 1000 },
     ];
     const { status, body } = await api("POST", "/products", {
       products: photos.map((photo, index) => item(`E2E-PHOTO-${index}`, photo.type)),
@@ -151,7 +153,11 @@ describe("the local pipeline, end to end over HTTP", () => {
         { url: string; format: string; width: number; height: number; bytes: number }
       >(product.images.map((image: { variant: string }) => [image.variant, image]));
       expect([...byVariant.keys()].sort()).toEqual(["enhanced", "standard", "thumb", "web"]);
-      expect(byVariant.get("standard")).toMatchObject({ format: "jpeg", width: 2000, height: 2000 });
+      expect(byVariant.get("standard"), photo.file).toMatchObject({
+        format: "jpeg",
+        width: photo.standardSide,
+        height: photo.standardSide,
+      });
       expect(byVariant.get("enhanced")).toMatchObject({ format: "jpeg" });
       expect(byVariant.get("web")).toMatchObject({ format: "webp" });
       expect(byVariant.get("thumb")).toMatchObject({ format: "webp" });
