@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import Provider, { type Configuration } from "oidc-provider";
-import { type Browser, type BrowserContext, chromium, type Page, type Request } from "playwright-core";
+import type { Browser, BrowserContext, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_IDENTITY } from "../../lambdas/names.ts";
 import { dashboardContentSecurityPolicy } from "../../lib/storage.ts";
@@ -14,6 +13,13 @@ import { loadOrCreateSigningKey } from "../../local/identity.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
 import { DASHBOARD_DIST, ensureDashboardBuilt } from "../../web/build.ts";
 import { CALLBACK_PATH, type DashboardConfig } from "../../web/src/dashboard-config.ts";
+import {
+  AXE_TAGS,
+  chromiumMissing,
+  launchChromium,
+  requireChromium,
+  seriousViolations,
+} from "../support/browser.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
 
 /**
@@ -33,7 +39,6 @@ import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.t
  * exactly as it checks its own, with no new way in for tokens added to it for the sake of a test. Teaching
  * the stack to trust a second issuer would be a configuration a deployment never uses.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const VIEWPORTS = [
   { name: "desktop", width: 1280, height: 900, user: "alice", role: "seller", home: "/gallery" },
@@ -225,16 +230,8 @@ const watch = (page: Page, { allow401 = false } = {}) => {
 /** axe on the page as it is now: no serious or critical violation; then a full-page screenshot. */
 const checkView = async (page: Page, viewport: string, view: string) => {
   await page.waitForLoadState("networkidle");
-  const results = await new AxeBuilder({ page })
-    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"])
-    .analyze();
-  const severe = results.violations
-    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-    .map((violation) => ({
-      rule: violation.id,
-      help: violation.help,
-      where: violation.nodes.map((n) => n.target),
-    }));
+  const results = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  const severe = seriousViolations(results);
   expect(severe, `axe on ${view} at ${viewport}`).toEqual([]);
   await page.screenshot({ path: `${ARTIFACTS}sign-in-cognito-${viewport}-${view}.png`, fullPage: true });
 };
@@ -276,14 +273,6 @@ const sessionKeys = (page: Page) =>
     return Array.from({ length: storage.length }, (_, index) => storage.key(index));
   });
 
-const chromiumMissing = existsSync(CHROMIUM)
-  ? undefined
-  : `Chromium is not installed at ${CHROMIUM}, and the sign-in browser test needs it: install Debian's ` +
-    "package (`apt-get install -y chromium`; .ci/run does this) or set CHROMIUM_PATH to a Chromium binary";
-const requireChromium = () => {
-  if (chromiumMissing) throw new Error(chromiumMissing);
-};
-
 beforeAll(async () => {
   if (chromiumMissing) return;
   await mkdir(ARTIFACTS, { recursive: true });
@@ -301,7 +290,7 @@ beforeAll(async () => {
   // The key the stack made at start, which it verifies every token with.
   const key = await loadOrCreateSigningKey(stack.dataDir);
   await startLogin(key.privateJwk);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -1,14 +1,20 @@
-import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callApi, uploadPhoto } from "../../local/client.ts";
 import { mintLocalToken } from "../../local/identity.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
 import { parseProductsCsv } from "../../web/src/csv.ts";
+import {
+  AXE_TAGS,
+  chromiumMissing,
+  launchChromium,
+  requireChromium,
+  seriousViolations,
+} from "../support/browser.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
 import { pdfDocument } from "../support/fixtures.ts";
 import { CORPUS } from "../support/upload.ts";
@@ -29,7 +35,6 @@ import { CORPUS } from "../support/upload.ts";
  * (no serious or critical violation) and photographed into `test/browser/artifacts/`; any console error,
  * failed request or 4xx/5xx answer fails the test.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const VIEWPORTS = [
   { name: "desktop", width: 1280, height: 900 },
@@ -107,17 +112,8 @@ const watch = (page: Page, expected: { status: number; path: string } | undefine
 /** axe on the page as it is now: no serious or critical violation; then a full-page screenshot. */
 const checkView = async (page: Page, viewport: string, view: string) => {
   await page.waitForLoadState("networkidle");
-  const results = await new AxeBuilder({ page })
-    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"])
-    .analyze();
-  const severe = results.violations
-    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-    .map((violation) => ({
-      rule: violation.id,
-      impact: violation.impact,
-      help: violation.help,
-      where: violation.nodes.map((node) => node.target.join(" ")),
-    }));
+  const results = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  const severe = seriousViolations(results);
   expect(severe, `axe on ${view} at ${viewport}`).toEqual([]);
   await page.screenshot({ path: `${ARTIFACTS}${viewport}-${view}.png`, fullPage: true });
 };
@@ -150,18 +146,6 @@ const signIn = async (page: Page, role: "Seller" | "Reviewer", name: string) => 
   await page.getByRole("button", { name: "Sign in" }).click();
 };
 
-/**
- * Without Chromium every test fails with this message (a failure in `beforeAll` alone would leave them
- * reported as skipped): CI installs it, and a machine without it must not look green.
- */
-const chromiumMissing = existsSync(CHROMIUM)
-  ? undefined
-  : `Chromium is not installed at ${CHROMIUM}, and the dashboard's browser test needs it: install Debian's ` +
-    "package (`apt-get install -y chromium`; .ci/run does this) or set CHROMIUM_PATH to a Chromium binary";
-const requireChromium = () => {
-  if (chromiumMissing) throw new Error(chromiumMissing);
-};
-
 beforeAll(async () => {
   if (chromiumMissing) return;
   await mkdir(ARTIFACTS, { recursive: true });
@@ -170,7 +154,7 @@ beforeAll(async () => {
     DATABASE_URL: databaseUrl,
     LOCAL_VISIBILITY_TIMEOUT_SECONDS: "5",
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

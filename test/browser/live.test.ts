@@ -1,11 +1,11 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PUSH } from "../../lambdas/names.ts";
 import { callApi, uploadPhoto } from "../../local/client.ts";
 import { mintLocalToken } from "../../local/identity.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
+import { chromiumMissing, launchChromium } from "../support/browser.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
 import { CORPUS } from "../support/upload.ts";
 
@@ -15,20 +15,15 @@ import { CORPUS } from "../support/upload.ts";
  * reconnects by itself, the feed slows to its 30 s safety poll, and the next product reaches the page with no
  * `GET /changes` in between: by push alone.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const databaseUrl = uniqueDatabaseUrl("browser_live");
 const SELLER = "live-seller";
 let stack: LocalStackProcess;
 let browser: Browser;
 
-const chromiumMissing = existsSync(CHROMIUM)
-  ? undefined
-  : `Chromium is not installed at ${CHROMIUM}: install Debian's package (\`apt-get install -y chromium\`; .ci/run does this) or set CHROMIUM_PATH`;
-
 beforeAll(async () => {
   if (chromiumMissing) return;
   stack = await startLocalStackProcess({ DATABASE_URL: databaseUrl });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

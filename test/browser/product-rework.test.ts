@@ -1,13 +1,19 @@
-import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
-import { type Browser, chromium, type Page, type Request } from "playwright-core";
+import type { Browser, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callApi, uploadPhoto } from "../../local/client.ts";
 import { mintLocalToken } from "../../local/identity.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
+import {
+  AXE_TAGS,
+  chromiumMissing,
+  launchChromium,
+  requireChromium,
+  seriousViolations,
+} from "../support/browser.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
 import { pdfDocument } from "../support/fixtures.ts";
 import { CORPUS } from "../support/upload.ts";
@@ -24,7 +30,6 @@ import { CORPUS } from "../support/upload.ts";
  * one once the page's clock has passed its expiry). Each new state is checked with axe at 1280 and 390 px and photographed into `test/browser/artifacts/`; any console
  * error, failed request or 4xx/5xx answer the test did not cause on purpose fails it.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
@@ -67,16 +72,8 @@ const watch = (page: Page, expected: (url: string, status?: number) => boolean =
 
 const checkView = async (page: Page, viewport: string, view: string) => {
   await page.waitForLoadState("networkidle");
-  const results = await new AxeBuilder({ page })
-    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"])
-    .analyze();
-  const severe = results.violations
-    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-    .map((violation) => ({
-      rule: violation.id,
-      help: violation.help,
-      where: violation.nodes.map((node) => node.target.join(" ")),
-    }));
+  const results = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  const severe = seriousViolations(results);
   expect(severe, `axe on ${view} at ${viewport}`).toEqual([]);
   await page.screenshot({ path: `${ARTIFACTS}${viewport}-${view}.png`, fullPage: true });
 };
@@ -136,19 +133,11 @@ const productInReview = async (token: string, sku: string, photo: string) => {
   return product.id;
 };
 
-const chromiumMissing = existsSync(CHROMIUM)
-  ? undefined
-  : `Chromium is not installed at ${CHROMIUM}, and the browser tests need it: install Debian's package ` +
-    "(`apt-get install -y chromium`; .ci/run does this) or set CHROMIUM_PATH to a Chromium binary";
-const requireChromium = () => {
-  if (chromiumMissing) throw new Error(chromiumMissing);
-};
-
 beforeAll(async () => {
   if (chromiumMissing) return;
   await mkdir(ARTIFACTS, { recursive: true });
   stack = await startLocalStackProcess({ DATABASE_URL: databaseUrl, LOCAL_VISIBILITY_TIMEOUT_SECONDS: "5" });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -1,11 +1,17 @@
-import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import AxeBuilder from "@axe-core/playwright";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callApi, uploadPhoto } from "../../local/client.ts";
 import { mintLocalToken } from "../../local/identity.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
+import {
+  AXE_TAGS,
+  chromiumMissing,
+  launchChromium,
+  requireChromium,
+  seriousViolations,
+} from "../support/browser.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
 import { CORPUS, eventually } from "../support/upload.ts";
 
@@ -19,7 +25,6 @@ import { CORPUS, eventually } from "../support/upload.ts";
  * and photographed (`test/browser/artifacts/review-compare-*.png`); any console error, failed request or
  * unexpected 4xx/5xx fails the test.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
@@ -131,20 +136,14 @@ const checkView = async (page: Page, name: string, pausedClock = false) => {
   await page.waitForLoadState("networkidle");
   let analysed = false;
   const analysis = new AxeBuilder({ page })
-    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"])
+    .withTags(AXE_TAGS)
     .analyze()
     .finally(() => {
       analysed = true;
     });
   if (pausedClock) while (!analysed) await page.clock.runFor(5);
   const results = await analysis;
-  const severe = results.violations
-    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-    .map((violation) => ({
-      rule: violation.id,
-      help: violation.help,
-      where: violation.nodes.map((node) => node.target.join(" ")),
-    }));
+  const severe = seriousViolations(results);
   expect(severe, `axe on ${name}`).toEqual([]);
   await page.screenshot({ path: `${ARTIFACTS}review-compare-${name}.png`, fullPage: true });
   if (pausedClock) await page.clock.resume();
@@ -183,14 +182,6 @@ const signIn = async (page: Page, next: string) => {
 
 const heading = (page: Page) => () => page.getByRole("heading", { level: 1 }).textContent();
 
-const chromiumMissing = existsSync(CHROMIUM)
-  ? undefined
-  : `Chromium is not installed at ${CHROMIUM}, and the review tools' browser test needs it: install Debian's ` +
-    "package (`apt-get install -y chromium`; .ci/run does this) or set CHROMIUM_PATH to a Chromium binary";
-const requireChromium = () => {
-  if (chromiumMissing) throw new Error(chromiumMissing);
-};
-
 let compared: Product[];
 let undone: Product[];
 let bulk: Product[];
@@ -200,7 +191,7 @@ beforeAll(async () => {
   if (chromiumMissing) return;
   await mkdir(ARTIFACTS, { recursive: true });
   stack = await startLocalStackProcess({ DATABASE_URL: databaseUrl, LOCAL_VISIBILITY_TIMEOUT_SECONDS: "5" });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  browser = await launchChromium();
   reviewerToken = await mintLocalToken(stack.dataDir, { name: REVIEWER, roles: ["reviewer"] });
   [compared, undone, bulk, contested] = await Promise.all([
     seed("tools-compare", ["apple.jpg"]),
