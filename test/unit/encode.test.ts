@@ -414,6 +414,42 @@ describe("a size target is a budget", () => {
     expect(budgeted.body.equals(normal.body)).toBe(true);
   });
 
+  it("a photo with room to spare in its budget is one whole encode at its normal quality, with no sample first", async () => {
+    // 512×512: tall enough for a stripe sample, small enough that 200 KB is ≥ 0.5 bytes per pixel.
+    const apple = await toRaw(sharp(await readFile(`${CORPUS}apple.jpg`)));
+    expect(apple.height).toBeGreaterThanOrEqual(
+      ENCODE_DEFAULTS.search.sampleMinStripes * ENCODE_DEFAULTS.search.sampleRowsPerStripe,
+    );
+    const encoded = await encode(apple, { format: "webp", targetKb: 200 });
+    expect(encoded.size).toMatchObject({ outcome: "fits-at-default", encodes: 1, sampleEncodes: 0 });
+  });
+
+  it("where that first whole encode does not fit, it is the search's first measurement", async () => {
+    const dense = await toRaw(
+      sharp({
+        create: {
+          width: 500,
+          height: 500,
+          channels: 3,
+          background: "#808080",
+          noise: { type: "gaussian", mean: 128, sigma: 60 },
+        },
+      }),
+    );
+    // Noise is denser than any photo: more than 0.5 bytes per pixel at WebP's normal quality.
+    const targetKb = 130;
+    expect(targetKb * KB).toBeGreaterThanOrEqual(ENCODE_DEFAULTS.search.wholeFirstBytesPerPixel * 500 * 500);
+    const encoded = await encode(dense, { format: "webp", targetKb });
+    const [first] = encoded.size.attempts;
+    expect(first).toMatchObject({ quality: ENCODE_DEFAULTS.formats.webp.quality, scale: 1 });
+    expect(first?.bytes).toBeGreaterThan(targetKb * KB);
+    expect(first?.sample).toBeUndefined();
+    expect(encoded.size.sampleEncodes).toBe(0);
+    expect(encoded.size.outcome).toBe("met");
+    expect(encoded.bytes).toBeLessThanOrEqual(targetKb * KB);
+    expect(encoded.bytes).toBeGreaterThanOrEqual(0.9 * targetKb * KB);
+  });
+
   it("a large photo whose normal quality is over is searched below it, into the window", async () => {
     // The 8 MP photo as the master holds it (2000 px), at a budget its normal quality does not fit.
     const elephants = await toRaw(
