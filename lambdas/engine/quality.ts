@@ -222,7 +222,9 @@ interface Grey {
  */
 const greyOf = ({ data, width, height, channels }: RawImage): Grey => {
   const luma = new Float32Array(width * height);
-  const histogram = new Uint32Array(256);
+  // Four interleaved histograms, summed at the end: neighbouring pixels mostly share a level, and
+  // incrementing one counter pixel after pixel waits on the previous store each time.
+  const counts = new Uint32Array(256 * 4);
   // Two loops rather than one with a branch: this runs over every analysis pixel.
   if (channels === 3) {
     for (let pixel = 0, offset = 0; pixel < luma.length; pixel += 1, offset += 3) {
@@ -231,8 +233,8 @@ const greyOf = ({ data, width, height, channels }: RawImage): Grey => {
         0.7152 * (data[offset + 1] as number) +
         0.0722 * (data[offset + 2] as number);
       luma[pixel] = y;
-      const level = (y + 0.5) | 0;
-      histogram[level] = (histogram[level] as number) + 1;
+      const slot = (((y + 0.5) | 0) << 2) | (pixel & 3);
+      counts[slot] = (counts[slot] as number) + 1;
     }
   } else {
     for (let pixel = 0, offset = 0; pixel < luma.length; pixel += 1, offset += 4) {
@@ -244,9 +246,18 @@ const greyOf = ({ data, width, height, channels }: RawImage): Grey => {
           alpha +
         255 * (1 - alpha);
       luma[pixel] = y;
-      const level = (y + 0.5) | 0;
-      histogram[level] = (histogram[level] as number) + 1;
+      const slot = (((y + 0.5) | 0) << 2) | (pixel & 3);
+      counts[slot] = (counts[slot] as number) + 1;
     }
+  }
+  const histogram = new Uint32Array(256);
+  for (let level = 0; level < 256; level += 1) {
+    const at = level << 2;
+    histogram[level] =
+      (counts[at] as number) +
+      (counts[at + 1] as number) +
+      (counts[at + 2] as number) +
+      (counts[at + 3] as number);
   }
   return { luma, histogram, width, height };
 };
@@ -278,6 +289,116 @@ const histogramPercentile = (histogram: Uint32Array, total: number, share: numbe
   return histogram.length - 1;
 };
 
+/** Runs of clipped pixels, row by row: where each starts and ends, and its luma. */
+interface Runs {
+  start: Int32Array;
+  end: Int32Array;
+  lumaSum: Float64Array;
+  count: number;
+}
+
+const collectRuns = (luma: Float32Array, width: number, height: number, level: number) => {
+  let capacity = 4 * (width + height);
+  let runs: Runs = {
+    start: new Int32Array(capacity),
+    end: new Int32Array(capacity),
+    lumaSum: new Float64Array(capacity),
+    count: 0,
+  };
+  /** The first run of each row; `rowFirst[height]` is the number of runs. */
+  const rowFirst = new Int32Array(height + 1);
+  for (let y = 0; y < height; y += 1) {
+    rowFirst[y] = runs.count;
+    const rowStart = y * width;
+    let x = 0;
+    while (x < width) {
+      while (x < width && (luma[rowStart + x] as number) < level) x += 1;
+      if (x === width) break;
+      const start = x;
+      let sum = 0;
+      while (x < width && (luma[rowStart + x] as number) >= level) sum += luma[rowStart + x++] as number;
+      if (runs.count === capacity) {
+        capacity *= 2;
+        const grown: Runs = {
+          start: new Int32Array(capacity),
+          end: new Int32Array(capacity),
+          lumaSum: new Float64Array(capacity),
+          count: runs.count,
+        };
+        grown.start.set(runs.start);
+        grown.end.set(runs.end);
+        grown.lumaSum.set(runs.lumaSum);
+        runs = grown;
+      }
+      runs.start[runs.count] = start;
+      runs.end[runs.count] = x;
+      runs.lumaSum[runs.count] = sum;
+      runs.count += 1;
+    }
+  }
+  rowFirst[height] = runs.count;
+  return { runs, rowFirst };
+};
+
+/**
+ * The pixels at or above `level` joined (4-connected) to the frame's edge, and their luma: the runs of
+ * such pixels along each row, joined where runs of neighbouring rows overlap (union-find), then every
+ * group that holds a run touching the edge. One pass over the pixels, then work per run, not per
+ * pixel: a flood fill visits each pixel of a white-padded square four times.
+ */
+const clippedJoinedToEdge = (
+  luma: Float32Array,
+  width: number,
+  height: number,
+  level: number,
+): { pixels: number; lumaSum: number } => {
+  const { runs, rowFirst } = collectRuns(luma, width, height, level);
+  const parent = new Int32Array(runs.count);
+  for (let run = 0; run < runs.count; run += 1) parent[run] = run;
+  const root = (run: number): number => {
+    let at = run;
+    while (parent[at] !== at) {
+      const next = parent[parent[at] as number] as number;
+      parent[at] = next;
+      at = next;
+    }
+    return at;
+  };
+  for (let y = 1; y < height; y += 1) {
+    let above = rowFirst[y - 1] as number;
+    const aboveEnd = rowFirst[y] as number;
+    const belowEnd = rowFirst[y + 1] as number;
+    for (let below = aboveEnd; below < belowEnd; below += 1) {
+      const start = runs.start[below] as number;
+      const end = runs.end[below] as number;
+      while (above < aboveEnd && (runs.end[above] as number) <= start) above += 1;
+      // Every run above that overlaps this one; the last may overlap the next run below too.
+      for (let overlap = above; overlap < aboveEnd && (runs.start[overlap] as number) < end; overlap += 1) {
+        const a = root(overlap);
+        const b = root(below);
+        if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+      }
+    }
+  }
+  const onEdge = new Uint8Array(runs.count);
+  for (let run = 0; run < runs.count; run += 1) {
+    const touches =
+      run < (rowFirst[1] as number) ||
+      run >= (rowFirst[height - 1] as number) ||
+      runs.start[run] === 0 ||
+      runs.end[run] === width;
+    if (touches) onEdge[root(run)] = 1;
+  }
+  let pixels = 0;
+  let lumaSum = 0;
+  for (let run = 0; run < runs.count; run += 1) {
+    if (!onEdge[root(run)]) continue;
+    pixels += (runs.end[run] as number) - (runs.start[run] as number);
+    lumaSum += runs.lumaSum[run] as number;
+  }
+  return { pixels, lumaSum };
+};
+
 /**
  * The size of the white backdrop, if the frame's edge is mostly clipped white: every clipped pixel
  * joined (4-connected) to the edge. 0 if there is none, or if what it leaves is near-white too.
@@ -291,40 +412,7 @@ const whiteBackdrop = ({ luma, width, height }: Grey, lumaTotal: number): number
   const clippedEdge = edge.filter((pixel) => (luma[pixel] as number) >= clippedLevel);
   if (clippedEdge.length < backdropEdgeShare * edge.length) return 0;
 
-  // A breadth-first fill over a typed-array queue, the neighbour tests inlined: on a white-padded
-  // 2000 px square it visits half a million pixels, and a closure call per neighbour made the whole
-  // assessment 42 ms instead of 31.
-  const seen = new Uint8Array(width * height);
-  const queue = new Int32Array(width * height);
-  let tail = 0;
-  for (const pixel of clippedEdge) {
-    if (seen[pixel]) continue;
-    seen[pixel] = 1;
-    queue[tail++] = pixel;
-  }
-  let backdropLuma = 0;
-  const last = width * height - width;
-  for (let head = 0; head < tail; head += 1) {
-    const pixel = queue[head] as number;
-    backdropLuma += luma[pixel] as number;
-    const x = pixel % width;
-    if (x > 0 && !seen[pixel - 1] && (luma[pixel - 1] as number) >= clippedLevel) {
-      seen[pixel - 1] = 1;
-      queue[tail++] = pixel - 1;
-    }
-    if (x < width - 1 && !seen[pixel + 1] && (luma[pixel + 1] as number) >= clippedLevel) {
-      seen[pixel + 1] = 1;
-      queue[tail++] = pixel + 1;
-    }
-    if (pixel >= width && !seen[pixel - width] && (luma[pixel - width] as number) >= clippedLevel) {
-      seen[pixel - width] = 1;
-      queue[tail++] = pixel - width;
-    }
-    if (pixel < last && !seen[pixel + width] && (luma[pixel + width] as number) >= clippedLevel) {
-      seen[pixel + width] = 1;
-      queue[tail++] = pixel + width;
-    }
-  }
+  const { pixels: tail, lumaSum: backdropLuma } = clippedJoinedToEdge(luma, width, height, clippedLevel);
   const subjectPixels = width * height - tail;
   const blown = subjectPixels === 0 || (lumaTotal - backdropLuma) / subjectPixels >= blownSubjectLuma;
   return blown ? 0 : tail;
@@ -386,6 +474,17 @@ const detailStatistics = ({ luma, width, height }: Grey) => {
   let residualTotal = 0;
   for (let y = 1; y < height - 1; y += 1) {
     const rowBase = Math.floor((y - 1) / size) * blocksAcross;
+    const above = (y - 1) * width;
+    const row = y * width;
+    const below = (y + 1) * width;
+    // The 3×3 neighbourhood slides right one pixel at a time, keeping its two left columns: three
+    // reads per pixel instead of nine, which halves the time of the whole pass.
+    let northWest = luma[above] as number;
+    let north = luma[above + 1] as number;
+    let west = luma[row] as number;
+    let centre = luma[row + 1] as number;
+    let southWest = luma[below] as number;
+    let south = luma[below + 1] as number;
     for (let column = 0; column < blocksAcross; column += 1) {
       const start = 1 + column * size;
       const end = Math.min(width - 1, start + size);
@@ -393,34 +492,33 @@ const detailStatistics = ({ luma, width, height }: Grey) => {
       let gradients = 0;
       let residuals = 0;
       let lumas = 0;
-      for (let i = y * width + start, stop = y * width + end; i < stop; i += 1) {
-        const centre = luma[i] as number;
-        const west = luma[i - 1] as number;
-        const east = luma[i + 1] as number;
-        const north = luma[i - width] as number;
-        const south = luma[i + width] as number;
+      for (let x = start; x < end; x += 1) {
+        const northEast = luma[above + x + 1] as number;
+        const east = luma[row + x + 1] as number;
+        const southEast = luma[below + x + 1] as number;
         const cross = west + east + north + south;
         const laplacian = cross - 4 * centre;
-        const diagonal =
-          (luma[i - width - 1] as number) +
-          (luma[i - width + 1] as number) +
-          (luma[i + width - 1] as number) +
-          (luma[i + width + 1] as number);
-        const residual = Math.abs(diagonal - 2 * cross + 4 * centre);
+        const residual = Math.abs(northWest + northEast + southWest + southEast - 2 * cross + 4 * centre);
         const dx = east - west;
         const dy = south - north;
         laplacianTotal += laplacian;
         laplacianSquares += laplacian * laplacian;
         laplacians += Math.abs(laplacian);
-        // Central differences, halved: a step of A between two pixels sums to A across the edge.
-        gradients += 0.5 * Math.sqrt(dx * dx + dy * dy);
+        gradients += Math.sqrt(dx * dx + dy * dy);
         residuals += residual;
         lumas += centre;
+        northWest = north;
+        north = northEast;
+        west = centre;
+        centre = east;
+        southWest = south;
+        south = southEast;
       }
       const block = rowBase + column;
       pixelCount[block] = (pixelCount[block] as number) + (end - start);
       laplacianSum[block] = (laplacianSum[block] as number) + laplacians;
-      gradientSum[block] = (gradientSum[block] as number) + gradients;
+      // Central differences, halved: a step of A between two pixels sums to A across the edge.
+      gradientSum[block] = (gradientSum[block] as number) + 0.5 * gradients;
       residualSum[block] = (residualSum[block] as number) + residuals;
       residualTotal += residuals;
       lumaSum[block] = (lumaSum[block] as number) + lumas;
@@ -633,10 +731,10 @@ export const assessBackground = async (image: RawImage): Promise<BackgroundRepor
   const small = await fitted(image, T.analysisSide);
   const { width, height, channels, data } = small;
   const pixels = width * height;
-  // Flattened RGB (transparent → white).
-  const rgb = new Uint8ClampedArray(pixels * 3);
-  for (let pixel = 0, from = 0, to = 0; pixel < pixels; pixel += 1, from += channels, to += 3) {
-    const alpha = channels === 4 ? (data[from + 3] as number) / 255 : 1;
+  // Flattened RGB (transparent → white); an image without alpha is that already.
+  const rgb: Uint8Array | Uint8ClampedArray = channels === 3 ? data : new Uint8ClampedArray(pixels * 3);
+  for (let pixel = 0, from = 0, to = 0; channels === 4 && pixel < pixels; pixel += 1, from += 4, to += 3) {
+    const alpha = (data[from + 3] as number) / 255;
     rgb[to] = (data[from] as number) * alpha + white.r * (1 - alpha);
     rgb[to + 1] = (data[from + 1] as number) * alpha + white.g * (1 - alpha);
     rgb[to + 2] = (data[from + 2] as number) * alpha + white.b * (1 - alpha);

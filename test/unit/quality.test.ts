@@ -144,6 +144,54 @@ describe("assessQuality", () => {
     expect(smarties.flags.overExposed).toBe(false);
   });
 
+  it("counts as backdrop exactly the white joined to the frame's edge, however winding the join", async () => {
+    // Black and white pixels at random (40% black): white regions of every shape, some joined to the
+    // edge through long winding paths, some enclosed. The reference is a plain flood fill from the edge.
+    const width = 180;
+    const height = 120;
+    const random = prng(7);
+    const white = new Uint8Array(width * height).map(() => (random() < 0.4 ? 0 : 1));
+    const joined = new Uint8Array(width * height);
+    const queue: number[] = [];
+    for (let pixel = 0; pixel < white.length; pixel += 1) {
+      const x = pixel % width;
+      const y = Math.floor(pixel / width);
+      const onEdge = x === 0 || y === 0 || x === width - 1 || y === height - 1;
+      if (onEdge && white[pixel]) {
+        joined[pixel] = 1;
+        queue.push(pixel);
+      }
+    }
+    while (queue.length > 0) {
+      const pixel = queue.pop() as number;
+      const x = pixel % width;
+      for (const next of [
+        x > 0 ? pixel - 1 : -1,
+        x < width - 1 ? pixel + 1 : -1,
+        pixel - width,
+        pixel + width,
+      ]) {
+        if (next >= 0 && next < white.length && white[next] && !joined[next]) {
+          joined[next] = 1;
+          queue.push(next);
+        }
+      }
+    }
+    const whites = white.reduce((sum, value) => sum + value, 0);
+    const backdrop = joined.reduce((sum, value) => sum + value, 0);
+    expect(backdrop).toBeGreaterThan(0);
+    expect(whites - backdrop).toBeGreaterThan(0);
+
+    const data = Buffer.alloc(width * height * 3);
+    for (const [pixel, value] of white.entries()) data.fill(value * 255, pixel * 3, pixel * 3 + 3);
+    const report = await assessQuality({ data, width, height, channels: 3 });
+    expect(report.measurements.clippedHighlights).toBeCloseTo(whites / white.length, 4);
+    expect(report.measurements.subjectClippedHighlights).toBeCloseTo(
+      (whites - backdrop) / (white.length - backdrop),
+      4,
+    );
+  });
+
   it("flags a pale, flat photo as low-contrast rather than over-exposed", () => {
     // Wood.jpg: pale painted planks, luma 174–231, nothing clipped.
     expect(reports["Wood.jpg"].flags).toMatchObject({ lowContrast: true, overExposed: false });
