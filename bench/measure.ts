@@ -152,13 +152,13 @@ const floor = async (input: Uint8Array, outputs: EngineOutput[]): Promise<number
 const recipe = async (input: Uint8Array, outputs: EngineOutput[]): Promise<number> => {
   const master = await decodeMaster(input, masterSideFor(DEFAULT_VARIANT_SET), MAX_PIXELS);
   const [quality, background] = await Promise.all([assessQuality(master), assessBackground(master)]);
+  const analysis = Promise.resolve({ quality, background });
   const encoded = await Promise.all(
     DEFAULT_VARIANT_SET.map(async (spec, index) => {
       const output = outputs[index] as EngineOutput;
       const keepAlpha = spec.format !== "jpeg" && master.channels === 4;
       const made = await applyMode(spec.mode, master, {
-        quality,
-        background,
+        analysis,
         profile: spec.profile,
         keepAlpha,
         maxSide: spec.maxSide,

@@ -1,6 +1,6 @@
 import { type DecodedHeader, decodeMaster } from "./decode.ts";
 import { type Encoded, encode } from "./encode.ts";
-import { type AppliedOperation, applyMode, fitInside, RECIPES } from "./modes.ts";
+import { type AppliedOperation, applyMode, fitInside, type MasterAnalysis, RECIPES } from "./modes.ts";
 import { type PerceptualHashes, perceptualHashes } from "./perceptual-hash.ts";
 import { type ComplianceReport, checkCompliance, PROFILES } from "./profiles.ts";
 import { assessBackground, assessQuality, type BackgroundReport, type QualityReport } from "./quality.ts";
@@ -98,14 +98,12 @@ const originalCompliance = (
 const renderVariant = async (
   master: RawImage,
   spec: VariantSpec,
-  quality: QualityReport,
-  background: BackgroundReport,
+  analysis: Promise<MasterAnalysis>,
 ): Promise<RenderedVariant> => {
   const started = performance.now();
   const keepAlpha = spec.format !== "jpeg" && master.channels === 4;
   const result = await applyMode(spec.mode, master, {
-    quality,
-    background,
+    analysis,
     profile: spec.profile,
     keepAlpha,
     maxSide: spec.maxSide,
@@ -128,8 +126,9 @@ const renderVariant = async (
       ...(spec.targetKb ? { targetKb: spec.targetKb } : {}),
       keepAlpha: keepAlpha && image.channels === 4,
     }),
-    // AUTO with nothing to correct hands back the master itself: its assessment is already made.
-    image === master ? Promise.resolve(quality) : assessQuality(image),
+    // AUTO with nothing to correct, or OPTIMIZE of a photo already small enough, hands back the master
+    // itself: its assessment is already made.
+    image === master ? analysis.then(({ quality }) => quality) : assessQuality(image),
     producesProfile(spec) ? assessBackground(image) : Promise.resolve(undefined),
   ]);
   const compliance = afterBackground
@@ -167,12 +166,30 @@ export const renderVariantSet = async (
   const master = await decodeMaster(input, masterSideFor(specs), maxPixels);
   const decodeMilliseconds = performance.now() - decodeStarted;
   const assessStarted = performance.now();
-  const [quality, background, hashes] = await Promise.all([
+  let assessMilliseconds = 0;
+  const analysis: Promise<MasterAnalysis> = Promise.all([
     assessQuality(master),
     assessBackground(master),
-    perceptualHashes(master),
+  ]).then(([quality, background]) => {
+    assessMilliseconds = performance.now() - assessStarted;
+    return { quality, background };
+  });
+  // The variants start beside the assessment (its pixel work runs as the event loop's next task): the
+  // modes that do not read it (OPTIMIZE's web copy and thumbnail, …) keep the cores busy meanwhile. A
+  // variant with a target size is a chain of encodes, each waiting for the last: started first, its
+  // steps are queued ahead of the other variants' single encodes, which fill the cores around it.
+  const started = new Map<VariantSpec, Promise<RenderedVariant>>();
+  for (const spec of [...specs].sort(
+    (a, b) => Number(b.targetKb !== undefined) - Number(a.targetKb !== undefined),
+  )) {
+    started.set(spec, renderVariant(master, spec, analysis));
+  }
+  const [variants, { quality, background }, hashes] = await Promise.all([
+    Promise.all(specs.map((spec) => started.get(spec) as Promise<RenderedVariant>)),
+    analysis,
+    // The hashes are for the catalogue's duplicate search, which no variant waits on.
+    analysis.then(() => perceptualHashes(master)),
   ]);
-  const assessMilliseconds = performance.now() - assessStarted;
   // The assessment of the master describes the input, at the input's own resolution.
   const originalQuality: QualityReport = {
     ...quality,
@@ -183,15 +200,6 @@ export const renderVariantSet = async (
       megapixels: (header.width * header.height) / 1_000_000,
     },
   };
-  // A variant with a target size is a chain of encodes, each waiting for the last: started first, its
-  // steps are queued ahead of the other variants' single encodes, which fill the cores around it.
-  const started = new Map<VariantSpec, Promise<RenderedVariant>>();
-  for (const spec of [...specs].sort(
-    (a, b) => Number(b.targetKb !== undefined) - Number(a.targetKb !== undefined),
-  )) {
-    started.set(spec, renderVariant(master, spec, quality, background));
-  }
-  const variants = await Promise.all(specs.map((spec) => started.get(spec) as Promise<RenderedVariant>));
   return {
     original: {
       width: header.width,

@@ -21,8 +21,10 @@ const load = async (file: string, maxSide = 2000): Promise<RawImage> =>
   );
 
 const contextFor = async (image: RawImage, extra: Partial<ModeContext> = {}): Promise<ModeContext> => ({
-  quality: await assessQuality(image),
-  background: await assessBackground(image),
+  analysis: Promise.resolve({
+    quality: await assessQuality(image),
+    background: await assessBackground(image),
+  }),
   keepAlpha: false,
   ...extra,
 });
