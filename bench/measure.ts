@@ -212,23 +212,58 @@ const external =
     }
   };
 
-const quality = (name: string) =>
-  String(settings.outputs?.find((output) => output.name === name)?.quality ?? 85);
+/** The engine's output of that name (its size and final quality), which ImageMagick makes the same. */
+const engineOutput = (name: string): EngineOutput => {
+  const output = settings.outputs?.find((candidate) => candidate.name === name);
+  if (!output) throw new Error(`the engine made no ${name} output to compare ImageMagick with`);
+  return output;
+};
+const quality = (name: string) => String(engineOutput(name).quality ?? 85);
+/** WxH with "!": exactly the engine's dimensions, enlarging where the engine enlarged (AUTO's UPSCALE). */
+const exactly = (name: string) => `${engineOutput(name).width}x${engineOutput(name).height}!`;
 
-/** The four outputs in one command: decode once, each branch a clone of the decoded image. */
-const imagemagick = external((input, out) => [
-  input,
-  ...["-auto-orient", "-colorspace", "sRGB", "-strip"],
-  // standard: the product at 85% of a white 2000×2000 square (STANDARDIZE without the trim).
-  ...["(", "+clone", "-resize", "1700x1700", "-background", "white", "-alpha", "remove", "-alpha", "off"],
-  ...["-gravity", "center", "-extent", "2000x2000", "-quality", quality("standard")],
-  ...["-write", join(out, "standard.jpg"), "+delete", ")"],
-  ...["(", "+clone", "-resize", "2000x2000>", "-background", "white", "-alpha", "remove", "-alpha", "off"],
-  ...["-quality", quality("enhanced"), "-write", join(out, "enhanced.jpg"), "+delete", ")"],
-  ...["(", "+clone", "-resize", "1600x1600>", "-quality", quality("web"), "-write", join(out, "web.webp")],
-  ...["+delete", ")"],
-  ...["-resize", "400x400>", "-quality", quality("thumb"), join(out, "thumb.webp")],
-]);
+/**
+ * The four outputs in one command, each at the engine's own size and quality: decode once, each branch a
+ * clone of the decoded image. `standard`: the product at 85% of a white square of the engine's side
+ * (STANDARDIZE without the trim); `enhanced`, `web`, `thumb`: resized to the engine's dimensions (no
+ * correction or sharpening: what ImageMagick is measured on is the floor's work, in one process).
+ */
+const imagemagick = external((input, out) => {
+  const side = engineOutput("standard").width;
+  const product = Math.round(0.85 * side);
+  return [
+    input,
+    ...["-auto-orient", "-colorspace", "sRGB", "-strip"],
+    ...["(", "+clone", "-resize", `${product}x${product}`, "-background", "white", "-alpha", "remove"],
+    ...["-alpha", "off", "-gravity", "center", "-extent", `${side}x${side}`, "-quality", quality("standard")],
+    ...["-write", join(out, "standard.jpg"), "+delete", ")"],
+    ...[
+      "(",
+      "+clone",
+      "-resize",
+      exactly("enhanced"),
+      "-background",
+      "white",
+      "-alpha",
+      "remove",
+      "-alpha",
+      "off",
+    ],
+    ...["-quality", quality("enhanced"), "-write", join(out, "enhanced.jpg"), "+delete", ")"],
+    ...[
+      "(",
+      "+clone",
+      "-resize",
+      exactly("web"),
+      "-quality",
+      quality("web"),
+      "-write",
+      join(out, "web.webp"),
+    ],
+    ...["+delete", ")"],
+    ...["-resize", exactly("thumb"), "-quality", quality("thumb"), join(out, "thumb.webp")],
+  ];
+});
 
 // ">" keeps vipsthumbnail from enlarging small photos, as the standard recipe never does.
 const vipsthumbnail = external((input, out) => [
