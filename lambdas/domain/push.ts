@@ -2,6 +2,7 @@ import { z } from "zod";
 import { type Caller, isReviewer } from "./caller.ts";
 import { CHANGES } from "./changes.ts";
 import type { Clock, Log, ProductRepository } from "./ports.ts";
+import type { Product } from "./product.ts";
 import { listItem } from "./products.ts";
 import { type ChangeEventJson, type ProductChange, productChangeSchema } from "./views.ts";
 
@@ -90,13 +91,11 @@ const eachLimited = async <T>(items: readonly T[], limit: number, work: (item: T
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 };
 
-const changeOf = async (deps: PublisherDeps, productId: string): Promise<ProductChange | undefined> => {
-  const [product, thumbnails, history] = await Promise.all([
-    deps.repository.findProduct(productId),
-    deps.repository.thumbnails([productId]),
-    deps.repository.history(productId, { limit: CHANGES.eventsPerProduct, order: "newest" }),
+const changeOf = async (deps: PublisherDeps, product: Product): Promise<ProductChange> => {
+  const [thumbnails, history] = await Promise.all([
+    deps.repository.thumbnails([product.id]),
+    deps.repository.history(product.id, { limit: CHANGES.eventsPerProduct, order: "newest" }),
   ]);
-  if (!product) return undefined;
   return {
     product: listItem(deps.assetsBaseUrl, product, thumbnails),
     events: history.reverse().map((entry) => ({
@@ -112,13 +111,18 @@ const changeOf = async (deps: PublisherDeps, productId: string): Promise<Product
 export const createChangePublisher = (deps: PublisherDeps): ChangePublisher => ({
   async productChanged(productId) {
     try {
-      const change = await changeOf(deps, productId);
-      if (!change) return;
+      const product = await deps.repository.findProduct(productId);
+      if (!product) return;
       const now = deps.clock();
-      const audience = await deps.connections.audience(change.product.sellerId);
+      const audience = await deps.connections.audience(product.sellerId);
+      // Nobody to tell (no dashboard open): the change is not built, two queries fewer per status change.
+      if (audience.length === 0) return;
       const dead = audience.filter((connection) => isStale(connection, now, deps.maxConnectionSeconds));
       const live = audience.filter((connection) => !dead.includes(connection));
-      const message = JSON.stringify({ type: "change", change } satisfies PushMessage);
+      const message =
+        live.length > 0
+          ? JSON.stringify({ type: "change", change: await changeOf(deps, product) } satisfies PushMessage)
+          : "";
       const gone: string[] = [];
       await eachLimited(live, deps.concurrency, async ({ connectionId }) => {
         try {

@@ -268,6 +268,41 @@ describe("publishing a product's change", () => {
     expect((await connectionRows()).map((row) => row.user_id)).toEqual(["cleo"]);
   });
 
+  it("builds no change when no page is connected: a status change costs the product's row and the audience, nothing more", async () => {
+    const productId = await newProduct("dora");
+    const repository = createProductRepository(database.db);
+    const built: string[] = [];
+    const counting = createChangePublisher({
+      repository: {
+        ...repository,
+        thumbnails: (ids) => {
+          built.push("thumbnails");
+          return repository.thumbnails(ids);
+        },
+        history: (id, options) => {
+          built.push("history");
+          return repository.history(id, options);
+        },
+      },
+      connections: store,
+      channel: createPushChannel({ endpoint: gateway.managementUrl, region: "us-east-1" }),
+      assetsBaseUrl: TEST_ASSETS_BASE_URL,
+      clock: () => new Date(),
+      log: silent,
+      maxConnectionSeconds: PUSH.maxConnectionSeconds,
+      concurrency: PUSH.postConcurrency,
+    });
+    expect(await connectionRows()).toEqual([]);
+    await counting.productChanged(productId);
+    expect(built).toEqual([]);
+
+    const dora = await connect(await mintToken("dora", ["seller"]));
+    await until(async () => (await connectionRows()).length === 1, "dora's row");
+    await counting.productChanged(productId);
+    await until(() => dora.messages.length === 1, "dora's change");
+    expect(built.sort()).toEqual(["history", "thumbnails"]);
+  });
+
   it("publishes nothing, and throws nothing, for a product that does not exist", async () => {
     const cleo = await connect(await mintToken("cleo", ["seller"]));
     await until(async () => (await connectionRows()).length === 1, "cleo's row");
