@@ -13,10 +13,15 @@ import sharp from "sharp";
 import { decodeMaster, readHeader } from "../lambdas/engine/decode.ts";
 import { encode } from "../lambdas/engine/encode.ts";
 import { sniffImageFormat } from "../lambdas/engine/formats.ts";
-import { applyMode, fitInside } from "../lambdas/engine/modes.ts";
 import { assessBackground, assessQuality } from "../lambdas/engine/quality.ts";
 import { fromRaw, type RawImage, toRaw } from "../lambdas/engine/raw-image.ts";
-import { type EngineResult, masterSideFor, renderVariantSet } from "../lambdas/engine/render.ts";
+import {
+  type EngineResult,
+  keepsAlpha,
+  masterSideFor,
+  renderVariantSet,
+  variantPixels,
+} from "../lambdas/engine/render.ts";
 import { DEFAULT_VARIANT_SET } from "../lambdas/engine/variant-spec.ts";
 import { median } from "./median.ts";
 
@@ -156,21 +161,13 @@ const recipe = async (input: Uint8Array, outputs: EngineOutput[]): Promise<numbe
   const encoded = await Promise.all(
     DEFAULT_VARIANT_SET.map(async (spec, index) => {
       const output = outputs[index] as EngineOutput;
-      const keepAlpha = spec.format !== "jpeg" && master.channels === 4;
-      const made = await applyMode(spec.mode, master, {
-        analysis,
-        profile: spec.profile,
-        keepAlpha,
-        maxSide: spec.maxSide,
-        fullSide: spec.fullSide,
-      });
+      const made = await variantPixels(master, spec, analysis);
       if (made.kind === "skipped") return { bytes: 0 };
-      const image =
-        spec.maxSide && spec.mode !== "OPTIMIZE" ? await fitInside(made.image, spec.maxSide) : made.image;
+      const { image } = made;
       return encode(await atSize(image, output.width, output.height), {
         format: output.format,
         ...(output.quality === null ? {} : { quality: output.quality }),
-        keepAlpha: keepAlpha && image.channels === 4,
+        keepAlpha: keepsAlpha(spec, master) && image.channels === 4,
       });
     }),
   );

@@ -7,7 +7,7 @@ import { fitInside, standardize } from "./modes.ts";
 import { PROFILES } from "./profiles.ts";
 import { assessBackground, assessQuality, type QualityReport } from "./quality.ts";
 import type { RawImage } from "./raw-image.ts";
-import { masterSideFor } from "./render.ts";
+import { keepsAlpha, masterSideFor } from "./render.ts";
 import type { VariantSpec } from "./variant-spec.ts";
 
 /**
@@ -469,7 +469,7 @@ export const finishExternalImage = async (
       if (framed.kind === "rendered") image = framed.image;
     }
     if (spec.maxSide) image = await fitInside(image, spec.maxSide);
-    const keepAlpha = spec.format !== "jpeg" && image.channels === 4;
+    const keepAlpha = keepsAlpha(spec, image);
     const [encoded, quality] = await Promise.all([
       encodeWithPacket(image, spec, keepAlpha, aiXmpPacket(request.provenance)),
       image === decoded ? Promise.resolve(decodedQuality) : assessQuality(image),

@@ -1,6 +1,12 @@
 import sharp from "sharp";
 import { PROFILES, type Profile } from "./profiles.ts";
-import { assessBackground, type BackgroundReport, type QualityReport } from "./quality.ts";
+import {
+  assessBackground,
+  type BackgroundReport,
+  foldInterleaved,
+  interleavedCounts,
+  type QualityReport,
+} from "./quality.ts";
 import { fromRaw, type RawImage, toRaw } from "./raw-image.ts";
 import type { Mode, ProfileName } from "./vocabulary.ts";
 
@@ -137,9 +143,7 @@ const applyLuminanceCurve = (image: RawImage, curve: Float64Array): RawImage => 
 };
 
 const luminanceHistogram = (image: RawImage): Uint32Array => {
-  // Four interleaved histograms, summed at the end: neighbouring pixels mostly share a level, and
-  // incrementing one counter pixel after pixel waits on the previous store each time.
-  const counts = new Uint32Array(256 * 4);
+  const counts = interleavedCounts();
   const { data, channels } = image;
   for (let index = 0, pixel = 0; index < data.length; index += channels, pixel += 1) {
     const slot =
@@ -147,16 +151,7 @@ const luminanceHistogram = (image: RawImage): Uint32Array => {
       (pixel & 3);
     counts[slot] = (counts[slot] as number) + 1;
   }
-  const histogram = new Uint32Array(256);
-  for (let level = 0; level < 256; level += 1) {
-    const at = level << 2;
-    histogram[level] =
-      (counts[at] as number) +
-      (counts[at + 1] as number) +
-      (counts[at + 2] as number) +
-      (counts[at + 3] as number);
-  }
-  return histogram;
+  return foldInterleaved(counts);
 };
 
 const percentile = (histogram: Uint32Array, share: number): number => {

@@ -217,14 +217,32 @@ interface Grey {
 }
 
 /**
+ * Four 256-level histograms in one array, a pixel counted at `level << 2 | (pixel & 3)`, for counting in
+ * a loop over every pixel: neighbouring pixels mostly share a level, and incrementing one counter pixel
+ * after pixel waits on the previous store each time. `foldInterleaved` sums them into one histogram.
+ */
+export const interleavedCounts = (): Uint32Array => new Uint32Array(256 * 4);
+
+export const foldInterleaved = (counts: Uint32Array): Uint32Array => {
+  const histogram = new Uint32Array(256);
+  for (let level = 0; level < 256; level += 1) {
+    const at = level << 2;
+    histogram[level] =
+      (counts[at] as number) +
+      (counts[at + 1] as number) +
+      (counts[at + 2] as number) +
+      (counts[at + 3] as number);
+  }
+  return histogram;
+};
+
+/**
  * Rec. 709 luma of gamma-encoded sRGB, with transparent pixels composited on white (as they are
  * shown), and its histogram, in one pass over `image`.
  */
 const greyOf = ({ data, width, height, channels }: RawImage): Grey => {
   const luma = new Float32Array(width * height);
-  // Four interleaved histograms, summed at the end: neighbouring pixels mostly share a level, and
-  // incrementing one counter pixel after pixel waits on the previous store each time.
-  const counts = new Uint32Array(256 * 4);
+  const counts = interleavedCounts();
   // Two loops rather than one with a branch: this runs over every analysis pixel.
   if (channels === 3) {
     for (let pixel = 0, offset = 0; pixel < luma.length; pixel += 1, offset += 3) {
@@ -250,16 +268,7 @@ const greyOf = ({ data, width, height, channels }: RawImage): Grey => {
       counts[slot] = (counts[slot] as number) + 1;
     }
   }
-  const histogram = new Uint32Array(256);
-  for (let level = 0; level < 256; level += 1) {
-    const at = level << 2;
-    histogram[level] =
-      (counts[at] as number) +
-      (counts[at + 1] as number) +
-      (counts[at + 2] as number) +
-      (counts[at + 3] as number);
-  }
-  return { luma, histogram, width, height };
+  return { luma, histogram: foldInterleaved(counts), width, height };
 };
 
 /** The image fitted inside side×side (never enlarged), as raw pixels of 3 or 4 channels. */

@@ -1,6 +1,13 @@
 import { type DecodedHeader, decodeMaster } from "./decode.ts";
 import { type Encoded, encode } from "./encode.ts";
-import { type AppliedOperation, applyMode, fitInside, type MasterAnalysis, RECIPES } from "./modes.ts";
+import {
+  type AppliedOperation,
+  applyMode,
+  fitInside,
+  type MasterAnalysis,
+  type ModeResult,
+  RECIPES,
+} from "./modes.ts";
 import { type PerceptualHashes, perceptualHashes } from "./perceptual-hash.ts";
 import { type ComplianceReport, checkCompliance, PROFILES } from "./profiles.ts";
 import { assessBackground, assessQuality, type BackgroundReport, type QualityReport } from "./quality.ts";
@@ -95,20 +102,35 @@ const originalCompliance = (
   };
 };
 
+/** Formats that can carry transparency keep the master's, where it has any. */
+export const keepsAlpha = (spec: VariantSpec, master: RawImage): boolean =>
+  spec.format !== "jpeg" && master.channels === 4;
+
+/** A variant's pixels, ready to encode: its mode applied to the master, then fitted inside its `maxSide`. */
+export const variantPixels = async (
+  master: RawImage,
+  spec: VariantSpec,
+  analysis: Promise<MasterAnalysis>,
+): Promise<ModeResult> => {
+  const result = await applyMode(spec.mode, master, {
+    analysis,
+    profile: spec.profile,
+    keepAlpha: keepsAlpha(spec, master),
+    maxSide: spec.maxSide,
+    fullSide: spec.fullSide,
+  });
+  // OPTIMIZE fits inside maxSide itself.
+  if (result.kind === "skipped" || !spec.maxSide || spec.mode === "OPTIMIZE") return result;
+  return { ...result, image: await fitInside(result.image, spec.maxSide) };
+};
+
 const renderVariant = async (
   master: RawImage,
   spec: VariantSpec,
   analysis: Promise<MasterAnalysis>,
 ): Promise<RenderedVariant> => {
   const started = performance.now();
-  const keepAlpha = spec.format !== "jpeg" && master.channels === 4;
-  const result = await applyMode(spec.mode, master, {
-    analysis,
-    profile: spec.profile,
-    keepAlpha,
-    maxSide: spec.maxSide,
-    fullSide: spec.fullSide,
-  });
+  const result = await variantPixels(master, spec, analysis);
   if (result.kind === "skipped") {
     return {
       kind: "skipped",
@@ -118,13 +140,12 @@ const renderVariant = async (
       milliseconds: performance.now() - started,
     };
   }
-  const image =
-    spec.maxSide && spec.mode !== "OPTIMIZE" ? await fitInside(result.image, spec.maxSide) : result.image;
+  const { image } = result;
   const [encoded, after, afterBackground] = await Promise.all([
     encode(image, {
       format: spec.format,
       ...(spec.targetKb ? { targetKb: spec.targetKb } : {}),
-      keepAlpha: keepAlpha && image.channels === 4,
+      keepAlpha: keepsAlpha(spec, master) && image.channels === 4,
     }),
     // AUTO with nothing to correct, or OPTIMIZE of a photo already small enough, hands back the master
     // itself: its assessment is already made.
