@@ -10,6 +10,7 @@ import { type LocalStackProcess, startLocalStackProcess } from "../../local/stac
 import { parseProductsCsv } from "../../web/src/csv.ts";
 import {
   AXE_TAGS,
+  cardInReview,
   chromiumMissing,
   launchChromium,
   requireChromium,
@@ -197,22 +198,7 @@ describe("the dashboard in a browser", () => {
       const cards = page.getByRole("list", { name: "Products" }).getByRole("listitem");
       await expect.poll(() => cards.filter({ hasText: "Awaiting photo" }).count()).toBe(PHOTOS.length + 1);
       const seen = async (sku: string) => {
-        // The predicate runs in the page; this project's TypeScript has no DOM types, so it names what it reads.
-        await page.waitForFunction(
-          (wanted) => {
-            type Node = { querySelector(selector: string): { textContent: string | null } | null };
-            const { document } = globalThis as unknown as {
-              document: { querySelectorAll(selector: string): Iterable<Node> };
-            };
-            return [...document.querySelectorAll("main .card")].some(
-              (card) =>
-                card.querySelector(".sku")?.textContent === wanted &&
-                card.querySelector(".status")?.textContent === "In review",
-            );
-          },
-          sku,
-          { polling: 50, timeout: 60_000 },
-        );
+        await cardInReview(page, sku);
         return Date.now();
       };
       const timings = await Promise.all(

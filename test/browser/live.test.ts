@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PUSH } from "../../lambdas/names.ts";
 import { callApi, uploadPhoto } from "../../local/client.ts";
 import { mintLocalToken } from "../../local/identity.ts";
 import { type LocalStackProcess, startLocalStackProcess } from "../../local/stack-process.ts";
-import { chromiumMissing, launchChromium } from "../support/browser.ts";
+import { cardInReview, chromiumMissing, launchChromium } from "../support/browser.ts";
 import { dropDatabaseAndAppUser, uniqueDatabaseUrl } from "../support/database.ts";
 import { CORPUS } from "../support/upload.ts";
 
@@ -37,23 +37,6 @@ afterAll(async () => {
 interface Created {
   products: { sku: string; upload: { url: string; fields: Record<string, string> } | null }[];
 }
-
-const inReview = (page: Page, sku: string) =>
-  page.waitForFunction(
-    (wanted) => {
-      type Node = { querySelector(selector: string): { textContent: string | null } | null };
-      const { document } = globalThis as unknown as {
-        document: { querySelectorAll(selector: string): Iterable<Node> };
-      };
-      return [...document.querySelectorAll("main .card")].some(
-        (card) =>
-          card.querySelector(".sku")?.textContent === wanted &&
-          card.querySelector(".status")?.textContent === "In review",
-      );
-    },
-    sku,
-    { polling: 50, timeout: 60_000 },
-  );
 
 describe("live progress when push is down", () => {
   it("follows the feed while the WebSocket is cut, and push alone once it is back", async () => {
@@ -108,7 +91,7 @@ describe("live progress when push is down", () => {
     // Push is down: the product reaches the page all the same, by the feed, which polls every second.
     await expect.poll(() => page.evaluate("document.documentElement.dataset.live")).toBe("feed");
     await uploadPhoto(apple.upload, await readFile(`${CORPUS}apple.jpg`), "apple.jpg");
-    await inReview(page, apple.sku);
+    await cardInReview(page, apple.sku);
     expect(pushedMessages).toBe(0);
     const before = feedCalls.length;
     await page.waitForTimeout(3000);
@@ -126,7 +109,7 @@ describe("live progress when push is down", () => {
 
     const asked = feedCalls.length;
     await uploadPhoto(orange.upload, await readFile(`${CORPUS}orange.jpg`), "orange.jpg");
-    await inReview(page, orange.sku);
+    await cardInReview(page, orange.sku);
     expect(pushedMessages).toBeGreaterThan(0);
     expect(feedCalls.length, "no GET /changes between the upload and the page showing it").toBe(asked);
     expect(errors).toEqual([]);

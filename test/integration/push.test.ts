@@ -5,7 +5,7 @@ import { WebSocket } from "ws";
 import { createConnectionStore } from "../../lambdas/adapters/connection-store.ts";
 import { createProductRepository } from "../../lambdas/adapters/product-repository.ts";
 import { createPushChannel } from "../../lambdas/adapters/push-channel.ts";
-import type { Log } from "../../lambdas/domain/ports.ts";
+import type { Log, ProductRepository } from "../../lambdas/domain/ports.ts";
 import { newProductSchema } from "../../lambdas/domain/product-input.ts";
 import {
   type ChangePublisher,
@@ -65,8 +65,13 @@ beforeAll(async () => {
       },
     }),
   });
-  publisher = createChangePublisher({
-    repository: createProductRepository(database.db),
+  publisher = publisherOver(createProductRepository(database.db));
+});
+
+/** The publisher as the worker builds it, over this database's connections and the gateway's endpoint. */
+const publisherOver = (repository: ProductRepository): ChangePublisher =>
+  createChangePublisher({
+    repository,
     connections: store,
     channel: createPushChannel({ endpoint: gateway.managementUrl, region: "us-east-1" }),
     assetsBaseUrl: TEST_ASSETS_BASE_URL,
@@ -75,7 +80,6 @@ beforeAll(async () => {
     maxConnectionSeconds: PUSH.maxConnectionSeconds,
     concurrency: PUSH.postConcurrency,
   });
-});
 
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((socket) => closed(socket)));
@@ -272,25 +276,16 @@ describe("publishing a product's change", () => {
     const productId = await newProduct("dora");
     const repository = createProductRepository(database.db);
     const built: string[] = [];
-    const counting = createChangePublisher({
-      repository: {
-        ...repository,
-        thumbnails: (ids) => {
-          built.push("thumbnails");
-          return repository.thumbnails(ids);
-        },
-        history: (id, options) => {
-          built.push("history");
-          return repository.history(id, options);
-        },
+    const counting = publisherOver({
+      ...repository,
+      thumbnails: (ids) => {
+        built.push("thumbnails");
+        return repository.thumbnails(ids);
       },
-      connections: store,
-      channel: createPushChannel({ endpoint: gateway.managementUrl, region: "us-east-1" }),
-      assetsBaseUrl: TEST_ASSETS_BASE_URL,
-      clock: () => new Date(),
-      log: silent,
-      maxConnectionSeconds: PUSH.maxConnectionSeconds,
-      concurrency: PUSH.postConcurrency,
+      history: (id, options) => {
+        built.push("history");
+        return repository.history(id, options);
+      },
     });
     expect(await connectionRows()).toEqual([]);
     await counting.productChanged(productId);

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type AxeBuilder from "@axe-core/playwright";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 /** Debian's Chromium, which `.ci/run` installs when it is missing; `CHROMIUM_PATH` names another. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -34,3 +34,25 @@ export const seriousViolations = (results: Awaited<ReturnType<AxeBuilder["analyz
       help: violation.help,
       where: violation.nodes.map((node) => node.target.join(" ")),
     }));
+
+/**
+ * Resolves once a gallery card for `sku` shows "In review", polling in the page every 50 ms (not through
+ * Playwright round trips), so the moment it resolves is when the screen changed.
+ */
+export const cardInReview = (page: Page, sku: string): Promise<unknown> =>
+  page.waitForFunction(
+    (wanted) => {
+      // The predicate runs in the page; this project's TypeScript has no DOM types, so it names what it reads.
+      type Node = { querySelector(selector: string): { textContent: string | null } | null };
+      const { document } = globalThis as unknown as {
+        document: { querySelectorAll(selector: string): Iterable<Node> };
+      };
+      return [...document.querySelectorAll("main .card")].some(
+        (card) =>
+          card.querySelector(".sku")?.textContent === wanted &&
+          card.querySelector(".status")?.textContent === "In review",
+      );
+    },
+    sku,
+    { polling: 50, timeout: 60_000 },
+  );
