@@ -509,15 +509,7 @@ const single = async (mode: Mode, image: RawImage, context: ModeContext): Promis
         kind: "rendered",
         image: await sharpen(image),
         operations: [
-          {
-            operation: "sharpen",
-            reason: "unsharp mask on lightness",
-            parameters: {
-              sigma: RECIPES.sharpen.sigma,
-              flat: RECIPES.sharpen.flat,
-              jagged: RECIPES.sharpen.jagged,
-            },
-          },
+          { operation: "sharpen", reason: "unsharp mask on lightness", parameters: { ...RECIPES.sharpen } },
         ],
       };
     case "DENOISE":
